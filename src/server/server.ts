@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { Connection, type ServerContext } from './connection.js';
-import { Socks5Handler } from './socks5.js';
+import { detectDialect } from './dialects.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { channels, publish } from '../observability/channels.js';
 import { SocksUsageError, UsageErrorCode } from '../errors.js';
@@ -169,7 +169,7 @@ export class FerryServer implements ServerContext {
     const conn = new Connection(this.#nextId++, socket, this, this.#onConnectionEnd);
     this.#connections.add(conn);
     publish(channels.sessionStart, () => ({ session: conn.record }));
-    new Socks5Handler(conn);
+    detectDialect(conn);
   };
 
   readonly #onConnectionEnd = (conn: Connection): void => {

@@ -10,11 +10,11 @@ import {
   type SocksAddress,
 } from '../protocol/address.js';
 import { NEED_DATA, PAUSED, ServerSession, type ServerEvent } from '../protocol/server-session.js';
-import { replyForError, SocksDialError, SocksError } from '../errors.js';
+import { replyForError, SocksError } from '../errors.js';
 import { channels, publish } from '../observability/channels.js';
 import type { Connection } from './connection.js';
 import type { CommandContext } from './commands/context.js';
-import { runConnect } from './commands/connect.js';
+import { commandRunners } from './commands/index.js';
 
 const textDecoder = new TextDecoder('utf-8');
 
@@ -134,21 +134,7 @@ export class Socks5Handler {
     conn.record.command = commandNames[command];
     conn.record.destination = formatHostPort(destination.host, destination.port);
     const ctx = this.#context(destination);
-    switch (command) {
-      case Command.Connect:
-        void runConnect(ctx);
-        return;
-      case Command.Bind:
-      case Command.UdpAssociate:
-        ctx.fail(
-          new SocksDialError(
-            'ERR_SOCKS_COMMAND_NOT_SUPPORTED',
-            `${commandNames[command]} is not supported`,
-            Reply.CommandNotSupported,
-          ),
-        );
-        return;
-    }
+    void commandRunners[command](ctx);
   }
 
   #context(destination: SocksAddress): CommandContext {
