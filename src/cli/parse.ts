@@ -40,6 +40,13 @@ export function parseListenAddress(text: string): { host: string; port: number }
   }
 }
 
+/** Parses `PORT` (on 127.0.0.1), `HOST:PORT` or `[IPv6]:PORT` for the admin listener. */
+export function parseAdminAddress(text: string): { host: string; port: number } {
+  if (/^\d{1,5}$/.test(text) && Number(text) <= 0xffff)
+    return { host: '127.0.0.1', port: Number(text) };
+  return parseListenAddress(text);
+}
+
 /** Collects a repeatable option into a list. */
 export function collect<T>(
   parse: (text: string) => T,

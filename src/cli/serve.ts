@@ -5,7 +5,15 @@ import { createServer, isLoopbackHost } from '../server/server.js';
 import { serverDefaults } from '../server/options.js';
 import { UserDatabase } from '../auth/users.js';
 import { createLogger, logLevels, wireServerLogs } from './log.js';
-import { collect, parseDuration, parseListenAddress, parsePositiveInt } from './parse.js';
+import {
+  collect,
+  parseAdminAddress,
+  parseDuration,
+  parseListenAddress,
+  parsePositiveInt,
+} from './parse.js';
+import { createMetrics } from '../observability/metrics.js';
+import { startAdmin, type AdminServer } from '../observability/admin.js';
 import { CliError } from './errors.js';
 
 interface ServeFlags {
@@ -18,6 +26,7 @@ interface ServeFlags {
   drainTimeout?: number;
   logLevel: LevelWithSilent;
   insecureOpenProxy?: boolean;
+  admin?: { host: string; port: number };
 }
 
 const ms = (n: number): string =>
@@ -62,6 +71,11 @@ export function serveCommand(): Command {
     )
     .addOption(new Option('--log-level <level>', 'log level').choices(logLevels).default('info'))
     .option(
+      '--admin <[host:]port>',
+      'serve /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)',
+      parseAdminAddress,
+    )
+    .option(
       '--insecure-open-proxy',
       'allow listening beyond loopback WITHOUT authentication (an open proxy: anyone who can reach it can use it)',
     )
@@ -101,6 +115,28 @@ async function serve(flags: ServeFlags): Promise<void> {
     }
     throw new CliError(`cannot listen: ${e.message}.`, 1);
   }
+  let admin: AdminServer | undefined;
+  if (flags.admin !== undefined) {
+    const metrics = createMetrics(server);
+    try {
+      admin = await startAdmin({
+        ...flags.admin,
+        registry: metrics.registry,
+        ready: () => !server.closing,
+      });
+    } catch (err) {
+      await server.close({ drainTimeout: 0 });
+      throw new CliError(`cannot listen for --admin: ${(err as Error).message}.`, 1);
+    }
+    const a = admin.address;
+    log.info(
+      {
+        event: 'admin',
+        address: a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
+      },
+      'admin endpoint (/metrics, /healthz, /readyz)',
+    );
+  }
   if (users === undefined && listen.some((a) => !isLoopbackHost(a.host))) {
     log.warn(
       { event: 'open-proxy' },
@@ -114,7 +150,8 @@ async function serve(flags: ServeFlags): Promise<void> {
       process.exit(1);
     }
     log.info({ event: 'signal', signal }, 'shutting down');
-    void server.close().then(() => {
+    void server.close().then(async () => {
+      await admin?.close();
       log.flush();
       process.exit(0);
     });

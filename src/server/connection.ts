@@ -66,10 +66,15 @@ export class Connection {
     return this.#abort.signal.aborted;
   }
 
-  /** The (first) reply went out: the handshake deadline no longer applies. */
-  handshakeDone(): void {
-    if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+  /**
+   * The (first) reply or a refusal went out — or the handshake was abandoned (`answered` false):
+   * the handshake deadline no longer applies.
+   */
+  handshakeDone(answered = true): void {
+    if (this.#handshakeTimer === undefined) return;
+    clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
+    if (answered) this.record.handshakeMs = Date.now() - this.record.startedAt;
   }
 
   /**
@@ -102,7 +107,7 @@ export class Connection {
   closeWith(bytes: Uint8Array | undefined, reason: string, error?: string): void {
     this.record.endReason ??= reason;
     if (error !== undefined) this.record.error ??= error;
-    this.handshakeDone();
+    this.handshakeDone(bytes !== undefined && bytes.length > 0);
     this.#abort.abort();
     const socket = this.socket;
     if (socket.destroyed) return;
@@ -136,7 +141,7 @@ export class Connection {
 
   readonly #onClose = (): void => {
     this.record.endReason ??= 'client-closed';
-    this.handshakeDone();
+    this.handshakeDone(false);
     this.#abort.abort();
     this.#end();
   };

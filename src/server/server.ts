@@ -68,6 +68,11 @@ export class FerryServer implements ServerContext {
     return { active: this.#connections.size, accepted: this.#accepted, rejected: this.#rejected };
   }
 
+  /** True once close() was called: the server no longer accepts (for readiness probes). */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
   /** Live sessions' records (a snapshot of references; records update as sessions progress). */
   sessions(): SessionRecord[] {
     return [...this.#connections].map((c) => c.record);

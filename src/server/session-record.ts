@@ -29,6 +29,10 @@ export interface SessionRecord {
   reply: number | undefined;
   bytesUp: number;
   bytesDown: number;
+  /** Milliseconds from accept to the end of the handshake (the first reply, or the refusal). */
+  handshakeMs: number | undefined;
+  /** Milliseconds the outgoing connect took (CONNECT). */
+  connectMs: number | undefined;
   /** Milliseconds from accept to end; set when the session ends. */
   duration: number | undefined;
   /** Why it ended: `closed`, `idle-timeout`, `handshake-timeout`, `auth-failed`, ... */
@@ -58,6 +62,8 @@ export function newSessionRecord(
     reply: undefined,
     bytesUp: 0,
     bytesDown: 0,
+    handshakeMs: undefined,
+    connectMs: undefined,
     duration: undefined,
     endReason: undefined,
     error: undefined,

@@ -9,15 +9,18 @@ import type { CommandContext } from './context.js';
 export async function runConnect(ctx: CommandContext): Promise<void> {
   const { conn, destination } = ctx;
   let upstream;
+  const started = Date.now();
   try {
     upstream = await dialTcp(destination.host, destination.port, {
       timeout: conn.server.options.connectTimeout,
       signal: conn.signal,
     });
   } catch (err) {
+    conn.record.connectMs = Date.now() - started;
     ctx.fail(err);
     return;
   }
+  conn.record.connectMs = Date.now() - started;
   if (conn.closing) {
     upstream.destroy();
     return;
