@@ -9,6 +9,7 @@ import {
   type ClosedEvent,
   type ClosingEvent,
   type ConnectionRejectedEvent,
+  type AuthThrottledEvent,
   type ListeningEvent,
   type SessionEvent,
 } from '../observability/channels.js';
@@ -73,6 +74,21 @@ export function wireServerLogs(log: Logger): () => void {
         log.warn(
           { event: 'rejected', reason: e.reason, client: e.remoteAddress },
           'connection rejected',
+        );
+      },
+    ],
+    [
+      channelNames.authThrottled,
+      (m) => {
+        const e = m as AuthThrottledEvent;
+        log.warn(
+          {
+            event: 'auth-throttled',
+            client: e.clientAddress,
+            failures: e.failures,
+            windowMs: e.window,
+          },
+          'too many failed logins from this address: further attempts fail at once until the window ends',
         );
       },
     ],

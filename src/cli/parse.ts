@@ -31,6 +31,14 @@ export function parsePositiveInt(text: string): number {
   return Number(text);
 }
 
+/** Parses a non-negative integer (0 usually means "off"). */
+export function parseCount(text: string): number {
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
+    throw new InvalidArgumentError(`"${text}" is not a non-negative integer.`);
+  }
+  return Number(text);
+}
+
 /** Parses `HOST:PORT` or `[IPv6]:PORT`. */
 export function parseListenAddress(text: string): { host: string; port: number } {
   try {

@@ -11,6 +11,7 @@ import {
   parseDuration,
   parseListenAddress,
   parsePositiveInt,
+  parseCount,
 } from './parse.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startAdmin, type AdminServer } from '../observability/admin.js';
@@ -23,6 +24,10 @@ interface ServeFlags {
   connectTimeout?: number;
   idleTimeout?: number;
   maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  maxSessionsPerUser?: number;
+  authFailureLimit?: number;
+  authFailureWindow?: number;
   drainTimeout?: number;
   logLevel: LevelWithSilent;
   insecureOpenProxy?: boolean;
@@ -65,6 +70,26 @@ export function serveCommand(): Command {
       parsePositiveInt,
     )
     .option(
+      '--max-connections-per-ip <n>',
+      'concurrent connections from one client IP; 0 = unlimited (default: 0)',
+      parseCount,
+    )
+    .option(
+      '--max-sessions-per-user <n>',
+      'concurrent sessions of one user; 0 = unlimited (default: 0)',
+      parseCount,
+    )
+    .option(
+      '--auth-failure-limit <n>',
+      `failed logins per client IP per window before it is throttled; 0 = off (default: ${serverDefaults.authFailureLimit})`,
+      parseCount,
+    )
+    .option(
+      '--auth-failure-window <duration>',
+      `the throttle window (default: ${ms(serverDefaults.authFailureWindow)})`,
+      parseDuration,
+    )
+    .option(
       '--drain-timeout <duration>',
       `on SIGTERM/SIGINT, time for sessions to finish (default: ${ms(serverDefaults.drainTimeout)})`,
       parseDuration,
@@ -98,6 +123,10 @@ async function serve(flags: ServeFlags): Promise<void> {
     connectTimeout: flags.connectTimeout,
     idleTimeout: flags.idleTimeout,
     maxConnections: flags.maxConnections,
+    maxConnectionsPerIp: flags.maxConnectionsPerIp,
+    maxSessionsPerUser: flags.maxSessionsPerUser,
+    authFailureLimit: flags.authFailureLimit,
+    authFailureWindow: flags.authFailureWindow,
     drainTimeout: flags.drainTimeout,
     insecureOpenProxy: flags.insecureOpenProxy,
   });

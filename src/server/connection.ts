@@ -9,12 +9,17 @@ import { newSessionRecord, type SessionRecord } from './session-record.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { UserDatabase } from '../auth/users.js';
 import type { PendingInput } from './commands/context.js';
+import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 
 /** What a connection needs from its server. */
 export interface ServerContext {
   readonly options: ResolvedServerOptions;
   /** The current users (may change on reload). */
   users(): UserDatabase | undefined;
+  /** Failed authentications per client IP. */
+  readonly authThrottle: FailureThrottle;
+  /** Live sessions per authenticated user. */
+  readonly userSessions: ConcurrencyCounter;
 }
 
 /**
@@ -35,6 +40,7 @@ export class Connection {
   #handshakeTimer: NodeJS.Timeout | undefined;
   #relay: TcpRelay | undefined;
   #ended = false;
+  #userSlot: string | undefined;
 
   constructor(
     id: number,
@@ -59,6 +65,19 @@ export class Connection {
   /** Aborted when the client goes away or the session is torn down: cancel dials with it. */
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  /**
+   * Counts this session against its authenticated user's `maxSessionsPerUser`. Returns false when
+   * the user is at the limit. Idempotent; released when the session ends.
+   */
+  acquireUserSlot(): boolean {
+    const user = this.record.user;
+    if (user === undefined || this.#userSlot !== undefined) return true;
+    if (!this.server.userSessions.tryAcquire(user, this.server.options.maxSessionsPerUser))
+      return false;
+    this.#userSlot = user;
+    return true;
   }
 
   /** True once the client socket is gone or a close is under way. */
@@ -158,6 +177,7 @@ export class Connection {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#userSlot !== undefined) this.server.userSessions.release(this.#userSlot);
     this.record.duration = Date.now() - this.record.startedAt;
     this.#onEnd(this);
   }

@@ -16,6 +16,17 @@ export interface ServerOptions {
   readonly idleTimeout?: number | undefined;
   /** Concurrent client connections; beyond it new ones are closed at once. Default 10 000. */
   readonly maxConnections?: number | undefined;
+  /** Concurrent connections from one client IP; 0 = unlimited (the default). */
+  readonly maxConnectionsPerIp?: number | undefined;
+  /** Concurrent sessions of one authenticated user; 0 = unlimited (the default). */
+  readonly maxSessionsPerUser?: number | undefined;
+  /**
+   * Failed authentications allowed per client IP within `authFailureWindow` before further
+   * attempts from that IP fail at once, without checking the password. 0 disables. Default 10.
+   */
+  readonly authFailureLimit?: number | undefined;
+  /** The window of `authFailureLimit` in ms. Default 60 000. */
+  readonly authFailureWindow?: number | undefined;
   /** How long `close()` lets sessions finish before closing them, in ms. Default 10 000. */
   readonly drainTimeout?: number | undefined;
   /**
@@ -31,6 +42,10 @@ export interface ResolvedServerOptions {
   readonly connectTimeout: number;
   readonly idleTimeout: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxSessionsPerUser: number;
+  readonly authFailureLimit: number;
+  readonly authFailureWindow: number;
   readonly drainTimeout: number;
   readonly insecureOpenProxy: boolean;
 }
@@ -40,6 +55,10 @@ export const serverDefaults = Object.freeze({
   connectTimeout: 10_000,
   idleTimeout: 2 * 60 * 60 * 1000,
   maxConnections: 10_000,
+  maxConnectionsPerIp: 0,
+  maxSessionsPerUser: 0,
+  authFailureLimit: 10,
+  authFailureWindow: 60_000,
   drainTimeout: 10_000,
 });
 
@@ -67,10 +86,18 @@ function duration(
   return value;
 }
 
-function count(field: string, value: number | undefined, fallback: number): number {
+function count(
+  field: string,
+  value: number | undefined,
+  fallback: number,
+  allowZero = false,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidOption(field, `must be a positive integer, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw invalidOption(
+      field,
+      `must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -93,6 +120,30 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     ),
     idleTimeout: duration('idleTimeout', options.idleTimeout, serverDefaults.idleTimeout, true),
     maxConnections: count('maxConnections', options.maxConnections, serverDefaults.maxConnections),
+    maxConnectionsPerIp: count(
+      'maxConnectionsPerIp',
+      options.maxConnectionsPerIp,
+      serverDefaults.maxConnectionsPerIp,
+      true,
+    ),
+    maxSessionsPerUser: count(
+      'maxSessionsPerUser',
+      options.maxSessionsPerUser,
+      serverDefaults.maxSessionsPerUser,
+      true,
+    ),
+    authFailureLimit: count(
+      'authFailureLimit',
+      options.authFailureLimit,
+      serverDefaults.authFailureLimit,
+      true,
+    ),
+    authFailureWindow: duration(
+      'authFailureWindow',
+      options.authFailureWindow,
+      serverDefaults.authFailureWindow,
+      false,
+    ),
     drainTimeout: duration('drainTimeout', options.drainTimeout, serverDefaults.drainTimeout, true),
     insecureOpenProxy: options.insecureOpenProxy === true,
   });

@@ -11,6 +11,7 @@ import { SocksUsageError, UsageErrorCode } from '../errors.js';
 import { parseIPv4, parseIPv6 } from '../protocol/address.js';
 import type { UserDatabase } from '../auth/users.js';
 import type { SessionRecord } from './session-record.js';
+import { ConcurrencyCounter, FailureThrottle } from './limits.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -54,10 +55,17 @@ export class FerryServer implements ServerContext {
   #accepted = 0;
   #rejected = 0;
   #closing: Promise<void> | undefined;
+  readonly #perIp = new ConcurrencyCounter();
+  readonly userSessions = new ConcurrencyCounter();
+  readonly authThrottle: FailureThrottle;
 
   constructor(options: ServerOptions = {}) {
     this.#options = resolveServerOptions(options);
     this.#users = this.#options.users;
+    this.authThrottle = new FailureThrottle({
+      maxFailures: this.#options.authFailureLimit,
+      window: this.#options.authFailureWindow,
+    });
   }
 
   get options(): ResolvedServerOptions {
@@ -158,9 +166,17 @@ export class FerryServer implements ServerContext {
   }
 
   readonly #onConnection = (socket: net.Socket): void => {
-    if (this.#closing !== undefined || this.#connections.size >= this.#options.maxConnections) {
+    const ip = socket.remoteAddress ?? '';
+    const reason =
+      this.#closing !== undefined
+        ? 'closing'
+        : this.#connections.size >= this.#options.maxConnections
+          ? 'max-connections'
+          : !this.#perIp.tryAcquire(ip, this.#options.maxConnectionsPerIp)
+            ? 'per-ip-limit'
+            : undefined;
+    if (reason !== undefined) {
       this.#rejected++;
-      const reason = this.#closing !== undefined ? 'closing' : 'max-connections';
       publish(channels.connectionRejected, () => ({
         reason,
         remoteAddress: socket.remoteAddress,
@@ -179,6 +195,7 @@ export class FerryServer implements ServerContext {
 
   readonly #onConnectionEnd = (conn: Connection): void => {
     this.#connections.delete(conn);
+    this.#perIp.release(conn.record.clientAddress);
     publish(channels.sessionEnd, () => ({ session: conn.record }));
     if (this.#connections.size === 0) this.#drained?.();
   };
