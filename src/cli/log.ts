@@ -24,12 +24,25 @@ export const logLevels: readonly LevelWithSilent[] = [
   'silent',
 ];
 
-export function createLogger(level: LevelWithSilent): Logger {
-  // Synchronous writes keep lines in order and lose none at exit (one line per session is cheap).
-  return pino(
+/**
+ * A logger writing JSON lines to stdout or a file. Synchronous writes keep lines in order and
+ * lose none at exit (one line per session is cheap). `reopen()` reopens the file (log rotation).
+ */
+export function createLogger(
+  level: LevelWithSilent,
+  file?: string,
+): { log: Logger; reopen: () => void } {
+  const destination = pino.destination({ dest: file ?? 1, sync: true, mkdir: file !== undefined });
+  const log = pino(
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: true }),
+    destination,
   );
+  return {
+    log,
+    reopen: () => {
+      if (file !== undefined) destination.reopen();
+    },
+  };
 }
 
 /** Subscribes the logger to the server's channels; returns a function that unsubscribes. */

@@ -2,24 +2,13 @@
 import { InvalidArgumentError } from 'commander';
 import { parseHostPort } from '../protocol/address.js';
 import { SocksError } from '../errors.js';
-
-const units: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
+import { parseDuration as parseDurationText } from '../config/duration.js';
 
 /** Parses `500ms`, `10s`, `2m`, `2h`, `1d` (or `0`) into milliseconds. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
-  if (text.trim() === '0') return 0;
-  if (m === null)
+  const ms = parseDurationText(text);
+  if (ms === undefined)
     throw new InvalidArgumentError(`"${text}" is not a duration (use e.g. 500ms, 10s, 2m, 2h).`);
-  const ms = Math.round(Number(m[1]) * (units[m[2] ?? 'ms'] ?? 1));
-  if (!Number.isSafeInteger(ms) || ms > 2 ** 31 - 1)
-    throw new InvalidArgumentError(`"${text}" is too long a duration.`);
   return ms;
 }
 

@@ -1,23 +1,22 @@
-/** `ferry serve`: flags → server options → the library, with logs and signal handling. */
+/** `ferry serve`: flags (over an optional config file) → the running server. */
 import { Command, Option } from 'commander';
-import type { LevelWithSilent } from 'pino';
-import { createServer, isLoopbackHost } from '../server/server.js';
 import { serverDefaults } from '../server/options.js';
-import { UserDatabase } from '../auth/users.js';
-import { createLogger, logLevels, wireServerLogs } from './log.js';
+import { formatDuration as ms } from '../config/duration.js';
+import type { FerryConfig } from '../config/schema.js';
+import { logLevels } from './log.js';
 import {
   collect,
   parseAdminAddress,
+  parseCount,
   parseDuration,
   parseListenAddress,
   parsePositiveInt,
-  parseCount,
 } from './parse.js';
-import { createMetrics } from '../observability/metrics.js';
-import { startAdmin, type AdminServer } from '../observability/admin.js';
-import { CliError } from './errors.js';
+import { runServer } from './runtime.js';
 
 interface ServeFlags {
+  config?: string;
+  watch?: boolean;
   listen?: { host: string; port: number }[];
   users?: string;
   handshakeTimeout?: number;
@@ -29,17 +28,45 @@ interface ServeFlags {
   authFailureLimit?: number;
   authFailureWindow?: number;
   drainTimeout?: number;
-  logLevel: LevelWithSilent;
+  logLevel?: FerryConfig extends { log?: { level?: infer L } } ? L : never;
+  logFile?: string;
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
 }
 
-const ms = (n: number): string =>
-  n % 3_600_000 === 0 ? `${n / 3_600_000}h` : n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
+/** The flags as a configuration overlay: what was given on the command line wins over the file. */
+function flagsToConfig(f: ServeFlags): FerryConfig {
+  return {
+    listen: f.listen,
+    users: f.users,
+    insecureOpenProxy: f.insecureOpenProxy,
+    watch: f.watch,
+    timeouts: {
+      handshake: f.handshakeTimeout,
+      connect: f.connectTimeout,
+      idle: f.idleTimeout,
+      drain: f.drainTimeout,
+    },
+    limits: {
+      maxConnections: f.maxConnections,
+      maxConnectionsPerIp: f.maxConnectionsPerIp,
+      maxSessionsPerUser: f.maxSessionsPerUser,
+      authFailureLimit: f.authFailureLimit,
+      authFailureWindow: f.authFailureWindow,
+    },
+    log: { level: f.logLevel, file: f.logFile },
+    admin: f.admin,
+  };
+}
 
 export function serveCommand(): Command {
   return new Command('serve')
     .description('run the proxy server (SOCKS5 on 127.0.0.1:1080 by default)')
+    .option(
+      '--config <file>',
+      'YAML configuration file; flags given here override it (see docs/configuration.md)',
+    )
+    .option('--watch', 'reload when the config file changes, as on SIGHUP')
     .option(
       '--listen <host:port>',
       'address to listen on; repeatable; [::1]:1080 for IPv6 (default: 127.0.0.1:1080)',
@@ -94,7 +121,8 @@ export function serveCommand(): Command {
       `on SIGTERM/SIGINT, time for sessions to finish (default: ${ms(serverDefaults.drainTimeout)})`,
       parseDuration,
     )
-    .addOption(new Option('--log-level <level>', 'log level').choices(logLevels).default('info'))
+    .addOption(new Option('--log-level <level>', 'log level (default: info)').choices(logLevels))
+    .option('--log-file <file>', 'write logs to this file instead of stdout; reopened on SIGHUP')
     .option(
       '--admin <[host:]port>',
       'serve /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)',
@@ -105,86 +133,6 @@ export function serveCommand(): Command {
       'allow listening beyond loopback WITHOUT authentication (an open proxy: anyone who can reach it can use it)',
     )
     .action(async (flags: ServeFlags) => {
-      await serve(flags);
+      await runServer(flags.config, flagsToConfig(flags));
     });
-}
-
-async function serve(flags: ServeFlags): Promise<void> {
-  const users =
-    flags.users === undefined
-      ? undefined
-      : await UserDatabase.load(flags.users).catch((err: unknown) => {
-          throw new CliError(`${err instanceof Error ? err.message : String(err)}.`, 2);
-        });
-  const log = createLogger(flags.logLevel);
-  const server = createServer({
-    users,
-    handshakeTimeout: flags.handshakeTimeout,
-    connectTimeout: flags.connectTimeout,
-    idleTimeout: flags.idleTimeout,
-    maxConnections: flags.maxConnections,
-    maxConnectionsPerIp: flags.maxConnectionsPerIp,
-    maxSessionsPerUser: flags.maxSessionsPerUser,
-    authFailureLimit: flags.authFailureLimit,
-    authFailureWindow: flags.authFailureWindow,
-    drainTimeout: flags.drainTimeout,
-    insecureOpenProxy: flags.insecureOpenProxy,
-  });
-  const listen = flags.listen ?? [{ host: '127.0.0.1', port: 1080 }];
-  wireServerLogs(log);
-  try {
-    await server.listen(listen);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ERR_SOCKS_INVALID_OPTION') {
-      throw new CliError(
-        `${e.message.replace('insecureOpenProxy', '--insecure-open-proxy').replace('configure users', 'pass --users FILE')}.`,
-        2,
-      );
-    }
-    throw new CliError(`cannot listen: ${e.message}.`, 1);
-  }
-  let admin: AdminServer | undefined;
-  if (flags.admin !== undefined) {
-    const metrics = createMetrics(server);
-    try {
-      admin = await startAdmin({
-        ...flags.admin,
-        registry: metrics.registry,
-        ready: () => !server.closing,
-      });
-    } catch (err) {
-      await server.close({ drainTimeout: 0 });
-      throw new CliError(`cannot listen for --admin: ${(err as Error).message}.`, 1);
-    }
-    const a = admin.address;
-    log.info(
-      {
-        event: 'admin',
-        address: a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
-      },
-      'admin endpoint (/metrics, /healthz, /readyz)',
-    );
-  }
-  if (users === undefined && listen.some((a) => !isLoopbackHost(a.host))) {
-    log.warn(
-      { event: 'open-proxy' },
-      'WARNING: listening beyond loopback with no authentication: this is an open proxy',
-    );
-  }
-  let signals = 0;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      log.warn({ event: 'forced-exit', signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    log.info({ event: 'signal', signal }, 'shutting down');
-    void server.close().then(async () => {
-      await admin?.close();
-      log.flush();
-      process.exit(0);
-    });
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }

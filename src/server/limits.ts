@@ -45,10 +45,15 @@ export interface ThrottleOptions {
  * failures in its current window, until the window ends.
  */
 export class FailureThrottle {
-  readonly #options: ThrottleOptions;
+  #options: ThrottleOptions;
   readonly #windows = new Map<string, { start: number; failures: number }>();
 
   constructor(options: ThrottleOptions) {
+    this.#options = options;
+  }
+
+  /** New limits apply from now on; windows already counted are kept. */
+  configure(options: ThrottleOptions): void {
     this.#options = options;
   }
 

@@ -4,6 +4,7 @@
  */
 import { invalidOption } from '../errors.js';
 import type { UserDatabase } from '../auth/users.js';
+import { MAX_DURATION_MS as MAX_TIMER_MS } from '../config/duration.js';
 
 export interface ServerOptions {
   /** Users for RFC 1929 username/password. When set, method 02 is required; else method 00. */
@@ -61,9 +62,6 @@ export const serverDefaults = Object.freeze({
   authFailureWindow: 60_000,
   drainTimeout: 10_000,
 });
-
-/** Node timers overflow past 2^31-1 ms (~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function duration(
   field: string,

@@ -97,6 +97,21 @@ export class FerryServer implements ServerContext {
   }
 
   /**
+   * Hot reload: validates the new options, then swaps them in at once. New connections use them;
+   * live sessions keep the timers and decisions they already have.
+   * @throws SocksUsageError naming the field when an option is invalid (nothing changes then).
+   */
+  reconfigure(options: ServerOptions): void {
+    const resolved = resolveServerOptions(options);
+    this.#options = resolved;
+    this.#users = resolved.users;
+    this.authThrottle.configure({
+      maxFailures: resolved.authFailureLimit,
+      window: resolved.authFailureWindow,
+    });
+  }
+
+  /**
    * Starts listening on each address. Resolves with the bound addresses.
    * @throws SocksUsageError when an address is not loopback and the server has no authentication
    *   (unless `insecureOpenProxy`), or when the server is closing. Listen errors (EADDRINUSE, ...)
