@@ -20,6 +20,15 @@ export function parsePositiveInt(text: string): number {
   return Number(text);
 }
 
+/** Parses `--workers`: a count 1-1024 or `auto`. */
+export function parseWorkers(text: string): number | 'auto' {
+  if (text === 'auto') return 'auto';
+  const n = parsePositiveInt(text);
+  if (n > 1024)
+    throw new InvalidArgumentError(`"${text}" is more workers than ferry allows (1024).`);
+  return n;
+}
+
 /** Parses a non-negative integer (0 usually means "off"). */
 export function parseCount(text: string): number {
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {

@@ -4,6 +4,10 @@
  * atomically; a bad one is refused and the old one keeps running) and log reopening.
  */
 import { watch } from 'node:fs';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { AggregatorRegistry } from 'prom-client';
+import { reportListening, runPrimary } from './cluster.js';
 import { basename, dirname } from 'node:path';
 import { createServer, isLoopbackHost, type FerryServer } from '../server/server.js';
 import { UserDatabase } from '../auth/users.js';
@@ -49,6 +53,14 @@ export async function runServer(configPath: string | undefined, flags: FerryConf
   } catch (err) {
     throw new CliError(`${(err as Error).message}.`, 2);
   }
+  const workers =
+    loaded.config.workers === 'auto' ? availableParallelism() : (loaded.config.workers ?? 1);
+  const adminAt = (a: FerryConfig['admin']): { host: string; port: number } | undefined =>
+    a === undefined ? undefined : typeof a === 'number' ? { host: '127.0.0.1', port: a } : a;
+  if (workers > 1 && cluster.isPrimary) {
+    await runPrimary({ workers, log, admin: adminAt(loaded.config.admin) });
+    return;
+  }
   wireServerLogs(log);
   const listen = loaded.config.listen ?? DEFAULT_LISTEN;
   try {
@@ -70,12 +82,17 @@ export async function runServer(configPath: string | undefined, flags: FerryConf
     );
   }
 
+  reportListening();
+
   let admin: AdminServer | undefined;
-  const adminAddress = loaded.config.admin;
-  if (adminAddress !== undefined) {
+  const where = adminAt(loaded.config.admin);
+  if (where !== undefined && cluster.isWorker) {
+    // The primary serves /metrics and asks each worker for its registry over IPC.
+    // (prom-client installs the worker's IPC listener only when an AggregatorRegistry is built.)
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([createMetrics(server).registry]);
+  } else if (where !== undefined) {
     const metrics = createMetrics(server);
-    const where =
-      typeof adminAddress === 'number' ? { host: '127.0.0.1', port: adminAddress } : adminAddress;
     try {
       admin = await startAdmin({
         ...where,
@@ -141,7 +158,10 @@ export async function runServer(configPath: string | undefined, flags: FerryConf
 
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
+    // In a cluster the primary forwards signals, and Ctrl-C reaches every process of the group:
+    // a worker drains once and leaves escalation to the primary.
+    if (++signals > 1 && cluster.isWorker) return;
+    if (signals > 1) {
       log.warn({ event: 'forced-exit', signal }, 'second signal: exiting now');
       process.exit(1);
     }

@@ -11,6 +11,7 @@ import {
   parseDuration,
   parseListenAddress,
   parsePositiveInt,
+  parseWorkers,
 } from './parse.js';
 import { runServer } from './runtime.js';
 
@@ -32,6 +33,7 @@ interface ServeFlags {
   logFile?: string;
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
+  workers?: number | 'auto';
 }
 
 /** The flags as a configuration overlay: what was given on the command line wins over the file. */
@@ -56,6 +58,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     },
     log: { level: f.logLevel, file: f.logFile },
     admin: f.admin,
+    workers: f.workers,
   };
 }
 
@@ -127,6 +130,11 @@ export function serveCommand(): Command {
       '--admin <[host:]port>',
       'serve /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)',
       parseAdminAddress,
+    )
+    .option(
+      '--workers <n|auto>',
+      'worker processes sharing the listeners; auto = one per core (default: 1)',
+      parseWorkers,
     )
     .option(
       '--insecure-open-proxy',

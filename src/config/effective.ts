@@ -46,5 +46,6 @@ export function effectiveConfig(
           ? `127.0.0.1:${admin}`
           : formatHostPort(admin.host, admin.port),
     watch: config.watch ?? false,
+    workers: config.workers ?? 1,
   };
 }

@@ -115,6 +115,12 @@ export const configSchema = z
       .boolean()
       .optional()
       .describe('Reload when the config file changes, as on SIGHUP (default false).'),
+    workers: z
+      .union([z.number().int().min(1).max(1024), z.literal('auto')])
+      .optional()
+      .describe(
+        'Worker processes sharing the listeners (node:cluster); "auto" = one per core (default 1).',
+      ),
   })
   .describe('ferry configuration');
 

@@ -5,12 +5,17 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+
+/** What /metrics needs: a prom-client Registry, or the cluster aggregator. */
+export interface MetricsText {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
 
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
-  readonly registry: Registry;
+  readonly registry: MetricsText;
   /** False while draining (or before listening): /readyz answers 503. */
   readonly ready: () => boolean;
 }
