@@ -255,10 +255,12 @@ abstract class Context implements GssSecurityContext {
     const confState: Out<number> = [0];
     const qop: Out<number> = [0];
     const output: BufferOut = {};
+    // A copy: MIT krb5 1.20 rearranges an integrity-only (RFC 4121, unsealed) token *in place*
+    // while checking it, which would corrupt the caller's bytes (a view into a receive buffer).
     const major = this.gss.fns.gss_unwrap(
       minor,
       context,
-      this.gss.bufferIn(token),
+      this.gss.bufferIn(token.slice()),
       output,
       confState,
       qop,
@@ -347,7 +349,9 @@ export class Acceptor extends Context implements GssAcceptor {
         this.credentialHandle,
         input,
         null,
-        [null],
+        // src_name: not asked for here (NULL): the names come from gss_inquire_context once
+        // complete. Asking and not releasing it leaked one gss_name_t per context.
+        null,
         null,
         output,
         retFlags,

@@ -97,7 +97,7 @@ export interface GssFunctions {
       Pointer, // cred
       BufferIn, // input token
       null, // channel bindings
-      Out<Pointer>, // src_name
+      null, // src_name (we use gss_inquire_context)
       null, // mech
       BufferOut, // output token
       Out<number>, // ret_flags
