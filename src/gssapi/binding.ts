@@ -4,7 +4,8 @@
  * the server never needs to set KRB5_KTNAME in its own environment; contexts for either side.
  */
 import { SocksUsageError, UsageErrorCode } from '../errors.js';
-import { Acceptor, Credential, ImportedContext, Initiator } from './context.js';
+import { Acceptor, ImportedContext, Initiator } from './context.js';
+import { Credential } from './credential.js';
 import type { CredStore, Out, Pointer } from './ffi.js';
 import type { NativeGss } from './native.js';
 import { CredUsage, SOCKS_TCP_CLIENT_FLAGS, isGssError } from './status.js';

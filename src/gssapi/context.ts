@@ -1,12 +1,13 @@
 /**
- * Security contexts (gss_ctx_id_t) and credentials (gss_cred_id_t) over {@link NativeGss}.
+ * Security contexts (gss_ctx_id_t) over {@link NativeGss}, both sides.
  *
  * Handles are freed by dispose(), or by a FinalizationRegistry if an object is dropped without
  * it. A handle is never freed while a worker thread is using it: dispose() during a step defers
- * the release to the step's end, and a credential stays alive while an incomplete context that
- * uses it exists.
+ * the release to the step's end, and the credential a context uses stays alive (see
+ * credential.ts) until the context is established or disposed.
  */
 import { SocksUsageError, UsageErrorCode } from '../errors.js';
+import { Credential, misuse, type HandleBox } from './credential.js';
 import type { BufferOut, Out, Pointer } from './ffi.js';
 import type { NativeGss } from './native.js';
 import { GSS_C_QOP_DEFAULT, GssStatus, OUT_OF_SEQUENCE, isGssError } from './status.js';
@@ -20,70 +21,7 @@ import type {
   WrapResult,
 } from './types.js';
 
-/** A mutable cell shared with the FinalizationRegistry, so it never references the owner. */
-interface HandleBox {
-  ptr: Pointer;
-}
-
 const MAX_UINT32 = 0xffffffff;
-
-function misuse(message: string): SocksUsageError {
-  return new SocksUsageError(UsageErrorCode.InvalidState, message);
-}
-
-export class Credential implements GssCredential {
-  readonly usage: 'accept' | 'initiate';
-  readonly name: string | undefined;
-  readonly #gss: NativeGss;
-  readonly #box: HandleBox;
-  #uses = 0;
-  #disposeRequested = false;
-
-  static readonly #registry = new FinalizationRegistry<{ gss: NativeGss; box: HandleBox }>(
-    ({ gss, box }) => {
-      releaseCredential(gss, box);
-    },
-  );
-
-  constructor(gss: NativeGss, ptr: Pointer, usage: 'accept' | 'initiate', name?: string) {
-    this.#gss = gss;
-    this.#box = { ptr };
-    this.usage = usage;
-    this.name = name;
-    gss.counts.credentials++;
-    Credential.#registry.register(this, { gss, box: this.#box }, this);
-  }
-
-  /** The handle for a context that will use it until {@link release} (null once disposed). */
-  use(gss: NativeGss): Pointer {
-    if (gss !== this.#gss) throw misuse('this credential belongs to another GSS-API binding');
-    if (this.#box.ptr === null || this.#disposeRequested) throw misuse('credential was disposed');
-    this.#uses++;
-    return this.#box.ptr;
-  }
-
-  release(): void {
-    this.#uses--;
-    if (this.#uses === 0 && this.#disposeRequested) this.#free();
-  }
-
-  dispose(): void {
-    this.#disposeRequested = true;
-    if (this.#uses === 0) this.#free();
-  }
-
-  #free(): void {
-    Credential.#registry.unregister(this);
-    releaseCredential(this.#gss, this.#box);
-  }
-}
-
-function releaseCredential(gss: NativeGss, box: HandleBox): void {
-  if (box.ptr === null) return;
-  gss.fns.gss_release_cred([0], [box.ptr]);
-  box.ptr = null;
-  gss.counts.credentials--;
-}
 
 function deleteContext(gss: NativeGss, box: HandleBox): void {
   if (box.ptr === null) return;

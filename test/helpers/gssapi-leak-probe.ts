@@ -18,7 +18,8 @@ interface Koffi {
   load(path: string): { func(prototype: string): (...args: unknown[]) => unknown };
   struct(name: string, members: Record<string, string>): unknown;
 }
-const koffi = ((await import('koffi')) as unknown as { default: Koffi }).default;
+const koffiSpecifier = 'koffi'; // a variable: no type dependency on the optional package
+const koffi = ((await import(koffiSpecifier)) as { default: Koffi }).default;
 const fields = [
   'arena',
   'ordblks',
