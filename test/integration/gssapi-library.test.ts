@@ -92,7 +92,11 @@ describe('library-made RFC 1961 vectors', { skip: loaded.skip ?? false }, () => 
 });
 
 describe('GSS-API unavailable', () => {
-  it('says why in one line when the library cannot be loaded', async () => {
+  it('says why in one line when the library cannot be loaded', async (t) => {
+    if (loaded.skip !== undefined) {
+      t.skip(loaded.skip); // koffi itself is missing: that is the reason given, tested below
+      return;
+    }
     await assert.rejects(
       loadGssapi({ library: 'libferry-no-such-gssapi.so.9' }),
       (err: unknown) => {
