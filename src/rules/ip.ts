@@ -12,7 +12,7 @@
  *   (dotted quad without leading zeros, RFC 4291 text), so that `010.0.0.1` in a rule is an error
  *   instead of silently meaning 8.0.0.1.
  */
-import { formatIPv6, parseIPv4, parseIPv6 } from '../protocol/address.js';
+import { formatGroups, scanIPv6 } from './ipv6-text.js';
 
 /** How an IPv6 address carries an IPv4 address that a packet sent to it would end up at. */
 export type EmbeddingKind = 'nat64' | '6to4' | 'ipv4-compatible' | 'ipv4-translated' | 'teredo';
@@ -36,31 +36,6 @@ function formatV4(n: number): string {
 export function ipv4FromNumber(value: number): IpAddress {
   const n = value >>> 0;
   return { family: 4, address: formatV4(n), words: [n], embedded: undefined };
-}
-
-function wordsOf(bytes: Uint8Array): number[] {
-  const w: number[] = [];
-  for (let i = 0; i < 16; i += 4) {
-    w.push(
-      (((bytes[i] ?? 0) << 24) |
-        ((bytes[i + 1] ?? 0) << 16) |
-        ((bytes[i + 2] ?? 0) << 8) |
-        (bytes[i + 3] ?? 0)) >>>
-        0,
-    );
-  }
-  return w;
-}
-
-function bytesOf(words: readonly number[]): Uint8Array {
-  const out = new Uint8Array(16);
-  words.forEach((w, i) => {
-    out[i * 4] = w >>> 24;
-    out[i * 4 + 1] = (w >>> 16) & 0xff;
-    out[i * 4 + 2] = (w >>> 8) & 0xff;
-    out[i * 4 + 3] = w & 0xff;
-  });
-  return out;
 }
 
 /**
@@ -91,18 +66,25 @@ export function embeddedIPv4Of(words: readonly number[]): IpAddress['embedded'] 
   return undefined;
 }
 
+/** Builds an {@link IpAddress} from 8 groups of 16 bits, folding IPv4-mapped into IPv4. */
+function ipFromGroups(g: readonly number[]): IpAddress {
+  const words: number[] = [];
+  for (let i = 0; i < 8; i += 2) words.push(((g[i] ?? 0) * 0x10000 + (g[i + 1] ?? 0)) >>> 0);
+  if (words[0] === 0 && words[1] === 0 && words[2] === 0x0000ffff)
+    return ipv4FromNumber(words[3] ?? 0);
+  return { family: 6, address: formatGroups(g), words, embedded: embeddedIPv4Of(words) };
+}
+
 /** Builds an {@link IpAddress} from 16 octets, folding IPv4-mapped ::ffff:0:0/96 into IPv4. */
 export function ipFromBytes(bytes: Uint8Array): IpAddress {
-  const words = wordsOf(bytes);
-  if (words[0] === 0 && words[1] === 0 && words[2] === 0x0000ffff) {
-    return ipv4FromNumber(words[3] ?? 0);
-  }
-  return { family: 6, address: formatIPv6(bytes), words, embedded: embeddedIPv4Of(words) };
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  return ipFromGroups(g);
 }
 
 /** Builds an IPv6 {@link IpAddress} from four words (IPv4-mapped folds to IPv4). */
 export function ipv6FromWords(words: readonly number[]): IpAddress {
-  return ipFromBytes(bytesOf(words));
+  return ipFromGroups(words.flatMap((w) => [w >>> 16, w & 0xffff]));
 }
 
 /**
@@ -136,12 +118,45 @@ function withoutTrailingDot(text: string): string {
 }
 
 /**
+ * The hot path (every UDP datagram): a canonical dotted quad — four decimal parts 0–255 without
+ * leading zeros — parsed by one scan, its text reused as the canonical form. Anything else is
+ * `undefined` and goes to the general parser.
+ */
+function canonicalQuad(text: string): number | undefined {
+  const n = text.length;
+  if (n < 7 || n > 15) return undefined;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 0x2e : text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part > 255) return undefined;
+      value = value * 256 + part;
+      dots++;
+      part = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && part === 0) return undefined; // leading zero: octal, not canonical
+      part = part * 10 + (c - 0x30);
+      digits++;
+    } else {
+      return undefined;
+    }
+  }
+  return dots === 4 ? value : undefined;
+}
+
+/**
  * Parses IPv4 in every spelling inet_aton(3) accepts: 1–4 parts, each decimal, octal (leading
  * 0) or hex (0x); the last part fills the remaining 32, 24, 16 or 8 bits (`127.1`,
  * `2130706433`, `0x7f000001`, `0`). One trailing dot is allowed (WHATWG does; glibc would send
  * it to DNS instead — treating it as the address is the safe side).
  */
 export function parseLooseIPv4(text: string): IpAddress | undefined {
+  const quad = canonicalQuad(text);
+  if (quad !== undefined) return { family: 4, address: text, words: [quad], embedded: undefined };
   const parts = withoutTrailingDot(text).split('.');
   if (parts.length > 4) return undefined;
   let value = 0;
@@ -188,8 +203,8 @@ export function parseIpLiteral(text: string): IpAddress | LiteralProblem | undef
   else if (body.startsWith('[') || body.endsWith(']')) return 'bad-ipv6';
   if (body.includes(':')) {
     if (body.includes('%')) return 'zone-id';
-    const bytes = parseIPv6(body);
-    return bytes === undefined ? 'bad-ipv6' : ipFromBytes(bytes);
+    const groups = scanIPv6(body);
+    return groups === undefined ? 'bad-ipv6' : ipFromGroups(groups);
   }
   if (body !== text) return 'bad-ipv6'; // [127.0.0.1] is not a thing
   const v4 = parseLooseIPv4(body);
@@ -202,14 +217,10 @@ export function parseIpLiteral(text: string): IpAddress | LiteralProblem | undef
  * zeros) or RFC 4291 IPv6 text without a zone. IPv4-mapped IPv6 becomes IPv4.
  */
 export function parseStrictAddress(text: string): IpAddress | undefined {
-  const v4 = parseIPv4(text);
-  if (v4 !== undefined) {
-    return ipv4FromNumber(
-      ((v4[0] ?? 0) << 24) | ((v4[1] ?? 0) << 16) | ((v4[2] ?? 0) << 8) | (v4[3] ?? 0),
-    );
-  }
-  const v6 = parseIPv6(text);
-  return v6 === undefined ? undefined : ipFromBytes(v6);
+  const quad = canonicalQuad(text);
+  if (quad !== undefined) return { family: 4, address: text, words: [quad], embedded: undefined };
+  const groups = scanIPv6(text);
+  return groups === undefined ? undefined : ipFromGroups(groups);
 }
 
 /**

@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
+import { isIPv6 } from 'node:net';
 import fc from 'fast-check';
 import {
   parseIpLiteral,
@@ -11,6 +12,7 @@ import {
   parseStrictAddress,
   type IpAddress,
 } from '../../../src/rules/index.js';
+import { formatIPv6, parseIPv6 } from '../../../src/protocol/address.js';
 
 function literal(text: string): IpAddress {
   const r = parseIpLiteral(text);
@@ -213,5 +215,50 @@ describe('parseObservedAddress: what sockets and resolvers report', () => {
     assert.equal(parseObservedAddress('::ffff:192.168.1.2')?.address, '192.168.1.2');
     assert.equal(parseObservedAddress('fe80::1%eth0')?.address, 'fe80::1');
     assert.equal(parseObservedAddress('localhost'), undefined);
+  });
+});
+
+describe('the fast IPv6 scanner agrees with the codec and with net.isIPv6', () => {
+  const group = fc.integer({ min: 0, max: 0xffff });
+  // Many spellings of random addresses: full, compressed anywhere, upper case, leading zeros,
+  // trailing dotted quad; plus raw strings from the IPv6 alphabet.
+  const spelling = fc
+    .tuple(
+      fc.array(fc.oneof(group, fc.constant(0)), { minLength: 8, maxLength: 8 }),
+      fc.integer({ min: -1, max: 7 }),
+      fc.integer({ min: 0, max: 7 }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.boolean(),
+    )
+    .map(([g, cut, len, upper, pad, quad]) => {
+      let parts = g.map((x) => (pad ? x.toString(16).padStart(4, '0') : x.toString(16)));
+      if (quad)
+        parts = [
+          ...parts.slice(0, 6),
+          `${g[6]! >> 8}.${g[6]! & 0xff}.${g[7]! >> 8}.${g[7]! & 0xff}`,
+        ];
+      let text = parts.join(':');
+      if (cut >= 0) {
+        const end = Math.min(parts.length, cut + Math.max(1, len));
+        text = `${parts.slice(0, cut).join(':')}::${parts.slice(end).join(':')}`;
+      }
+      return upper ? text.toUpperCase() : text;
+    });
+  const raw = fc.stringMatching(/^[0-9a-fA-F:.]{0,46}$/);
+  it('property: same acceptance, same canonical text', () => {
+    fc.assert(
+      fc.property(fc.oneof(spelling, raw), (text) => {
+        const codec = parseIPv6(text);
+        const ours = parseStrictAddress(text);
+        if (text.includes(':')) {
+          assert.equal(ours !== undefined, codec !== undefined, `${text}: accepted differently`);
+          assert.equal(ours !== undefined, isIPv6(text), `${text}: net.isIPv6 differs`);
+        }
+        if (codec !== undefined && ours !== undefined)
+          assert.equal(ours.address, formatIPv6(codec).replace(/^::ffff:(?=\d+\.)/, ''));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
