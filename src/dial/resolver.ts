@@ -10,7 +10,12 @@
 import { promises as dns, type LookupAddress } from 'node:dns';
 import { DialErrorCode, invalidOption, SocksDialError } from '../errors.js';
 import { Reply } from '../protocol/constants.js';
-import { normalizeHost, parseObservedAddress, type IpAddress } from '../rules/index.js';
+import {
+  invalidHostError,
+  normalizeHost,
+  parseObservedAddress,
+  type IpAddress,
+} from '../rules/index.js';
 
 /** Which address families to use, and which first. */
 export type FamilyPreference = 'ipv4first' | 'ipv6first' | 'ipv4only' | 'ipv6only';
@@ -159,13 +164,7 @@ export class DnsResolver {
     options: { signal?: AbortSignal } = {},
   ): Promise<readonly IpAddress[]> {
     const target = normalizeHost(host);
-    if (target.kind === 'invalid') {
-      throw new SocksDialError(
-        DialErrorCode.BadHost,
-        `invalid destination host: ${target.reason}`,
-        Reply.HostUnreachable,
-      );
-    }
+    if (target.kind === 'invalid') throw invalidHostError(target.reason);
     if (target.kind === 'ip') return [target.ip];
     const name = target.name;
     if (/(^|\.)(invalid|onion)$/.test(name))

@@ -50,3 +50,4 @@ export {
   type EvaluationContext,
   type Evaluation,
 } from './policy.js';
+export { NotAllowedError, invalidHostError } from './errors.js';

@@ -5,11 +5,15 @@ import assert from 'node:assert/strict';
 import {
   compilePolicy,
   findPolicyIssues,
+  invalidHostError,
+  NotAllowedError,
   PolicyError,
   type EvaluationContext,
   type PolicySpec,
   type SessionFacts,
 } from '../../../src/rules/index.js';
+import { replyForError } from '../../../src/errors.js';
+import { Reply } from '../../../src/protocol/constants.js';
 
 const anon: SessionFacts = { client: '192.0.2.10', command: 'connect', dialect: 'socks5' };
 
@@ -380,5 +384,44 @@ describe('config errors name the field', () => {
         ['rules', 0, 'port'],
       ],
     );
+  });
+});
+
+describe('errors for decisions', () => {
+  it('NotAllowedError: reply 02, names the rule', () => {
+    const e = compilePolicy(denyPrivate).evaluate(ctx('127.1'));
+    assert.equal(e.decision, 'deny');
+    const err = new NotAllowedError(e.rule, '127.1:443');
+    assert.equal(err.code, 'ERR_SOCKS_NOT_ALLOWED');
+    assert.equal(replyForError(err), Reply.NotAllowed);
+    assert.match(err.message, /rule "no-private"/);
+    assert.match(
+      new NotAllowedError({ index: -1, name: 'default' }, 'x:1').message,
+      /the default action/,
+    );
+  });
+  it('invalidHostError: reply 04', () => {
+    const err = invalidHostError('bad');
+    assert.equal(err.code, 'ERR_SOCKS_BAD_HOST');
+    assert.equal(replyForError(err), Reply.HostUnreachable);
+  });
+});
+
+describe('named sets', () => {
+  it('work as client and destination; a trailing dot makes "private." a domain name', () => {
+    const policy = compilePolicy({
+      rules: [
+        { name: 'internal-clients', action: 'allow', client: 'private', destination: 'private.' },
+        { name: 'lo', action: 'deny', destination: 'loopback' },
+      ],
+      default: 'allow',
+    });
+    assert.equal(policy.evaluate(ctx('private', 443, { client: '10.0.0.5' })).decision, 'resolve');
+    const byName = policy.session({ ...anon, client: '10.0.0.5' }).checkDestination('private', 443);
+    assert.equal(
+      byName.kind === 'name' ? byName.verdict?.rule.name : undefined,
+      'internal-clients',
+    );
+    assert.equal(policy.evaluate(ctx('[::1]', 443)).decision, 'deny');
   });
 });
