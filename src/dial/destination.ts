@@ -36,7 +36,7 @@ export interface CheckedDestination {
  * Rejects with NotAllowedError `ERR_SOCKS_NOT_ALLOWED` (reply 02), SocksDialError
  * `ERR_SOCKS_BAD_HOST` or `ERR_SOCKS_RESOLVE` (reply 04), or the signal's reason.
  */
-export async function checkDestination(
+export async function resolveAllowed(
   session: SessionPolicy,
   resolver: DnsResolver,
   host: string,

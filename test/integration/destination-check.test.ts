@@ -1,4 +1,4 @@
-// checkDestination() + dialTcp(): a denied destination is refused with no connection attempt,
+// resolveAllowed() + dialTcp(): a denied destination is refused with no connection attempt,
 // and an allowed name is connected to exactly the addresses that were checked — DNS is not asked
 // again at connect time, so it cannot rebind the name in between. Loopback only: listeners on
 // 127.0.0.1 and 127.0.0.2 count every connection they see; a fake DNS server answers names.
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dialTcp } from '../../src/dial/connect.js';
-import { checkDestination } from '../../src/dial/destination.js';
+import { resolveAllowed } from '../../src/dial/destination.js';
 import { DnsResolver } from '../../src/dial/resolver.js';
 import { replyForError, SocksError } from '../../src/errors.js';
 import { Reply } from '../../src/protocol/constants.js';
@@ -99,7 +99,7 @@ describe('denied: reply 02 and no connection attempted', () => {
     '0',
   ]) {
     it(`${host}: denied without DNS`, async () => {
-      const err = await refusal(checkDestination(session(denyPrivate), resolver(), host, port));
+      const err = await refusal(resolveAllowed(session(denyPrivate), resolver(), host, port));
       assert.equal(err.code, 'ERR_SOCKS_NOT_ALLOWED');
       assert.equal(replyForError(err), Reply.NotAllowed);
       assert.equal(dns.questions.length, 0);
@@ -107,7 +107,7 @@ describe('denied: reply 02 and no connection attempted', () => {
   }
   it('a name resolving to loopback: denied after DNS, never connected', async () => {
     const err = await refusal(
-      checkDestination(session(denyPrivate), resolver(), 'internal.test', port),
+      resolveAllowed(session(denyPrivate), resolver(), 'internal.test', port),
     );
     assert.match(err.message, /internal\.test:\d+: not allowed by rule "no-private"/);
     assert.equal(dns.asked('internal.test', 'A'), 1);
@@ -117,7 +117,7 @@ describe('denied: reply 02 and no connection attempted', () => {
       rules: [{ action: 'deny', destination: '*.test' }],
       default: 'allow',
     };
-    await refusal(checkDestination(session(spec), resolver(), 'internal.test', port));
+    await refusal(resolveAllowed(session(spec), resolver(), 'internal.test', port));
     assert.equal(dns.questions.length, 0);
   });
   it("mixedResolution 'deny': one denied address refuses the name", async () => {
@@ -126,13 +126,11 @@ describe('denied: reply 02 and no connection attempted', () => {
       default: 'allow',
       mixedResolution: 'deny',
     };
-    const err = await refusal(checkDestination(session(spec), resolver(), 'split.test', port));
+    const err = await refusal(resolveAllowed(session(spec), resolver(), 'split.test', port));
     assert.equal(err.code, 'ERR_SOCKS_NOT_ALLOWED');
   });
   it('an invalid host: reply 04, no DNS', async () => {
-    const err = await refusal(
-      checkDestination(session(denyPrivate), resolver(), '1.2.3.256', port),
-    );
+    const err = await refusal(resolveAllowed(session(denyPrivate), resolver(), '1.2.3.256', port));
     assert.equal(replyForError(err), Reply.HostUnreachable);
     assert.equal(dns.questions.length, 0);
   });
@@ -144,7 +142,7 @@ describe('denied: reply 02 and no connection attempted', () => {
 
 describe('allowed: connect to exactly the checked addresses', () => {
   it('an odd spelling connects to the canonical address it was checked as', async () => {
-    const checked = await checkDestination(
+    const checked = await resolveAllowed(
       session({ rules: [], default: 'allow' }),
       resolver(),
       '0x7f.1',
@@ -161,7 +159,7 @@ describe('allowed: connect to exactly the checked addresses', () => {
       rules: [{ name: 'not-two', action: 'deny', destination: '127.0.0.2' }],
       default: 'allow',
     };
-    const checked = await checkDestination(session(spec), resolver(), 'split.test', port);
+    const checked = await resolveAllowed(session(spec), resolver(), 'split.test', port);
     assert.deepEqual(
       checked.addresses.map((a) => a.address),
       ['127.0.0.1'],
