@@ -167,3 +167,18 @@ export function replyForError(err: unknown): Reply {
   }
   return Reply.GeneralFailure;
 }
+
+/**
+ * Codes of {@link SocksDialError}s raised before any connection attempt. DNS failures are
+ * wrapped (the resolver's own code is kept in `cause`): c-ares codes such as ECONNREFUSED
+ * (the DNS server refused) or ETIMEOUT would otherwise be misread by the errno table above.
+ */
+export const DialErrorCode = {
+  /** The name could not be resolved (NXDOMAIN, no addresses, DNS unreachable): reply 04. */
+  Resolve: 'ERR_SOCKS_RESOLVE',
+  /** The destination host is neither an IP address nor a valid name: reply 04. */
+  BadHost: 'ERR_SOCKS_BAD_HOST',
+  /** Denied by the access rules: reply 02. */
+  NotAllowed: 'ERR_SOCKS_NOT_ALLOWED',
+} as const;
+export type DialErrorCode = (typeof DialErrorCode)[keyof typeof DialErrorCode];
