@@ -121,6 +121,7 @@ export function wireServerLogs(log: Logger): () => void {
             command: s.command,
             destination: s.destination,
             remote: s.remote,
+            rule: s.rule,
             reply: s.reply,
             bytesUp: s.bytesUp,
             bytesDown: s.bytesDown,

@@ -69,7 +69,7 @@ export async function runServer(configPath: string | undefined, flags: FerryConf
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ERR_SOCKS_INVALID_OPTION') {
       throw new CliError(
-        `${e.message.replace('insecureOpenProxy', '--insecure-open-proxy').replace('configure users', 'pass --users FILE')}.`,
+        `${e.message.replace('insecureOpenProxy', '--insecure-open-proxy').replace('configure users or rules', 'pass --users FILE or configure rules')}.`,
         2,
       );
     }

@@ -9,6 +9,7 @@ import { formatDuration } from './duration.js';
 import type { FerryConfig } from './schema.js';
 import type { UserDatabase } from '../auth/users.js';
 import { formatHostPort } from '../protocol/address.js';
+import { resolverDefaults } from '../dial/resolver.js';
 
 export function effectiveConfig(
   config: FerryConfig,
@@ -38,6 +39,27 @@ export function effectiveConfig(
       authFailureLimit: o.authFailureLimit,
       authFailureWindow: formatDuration(o.authFailureWindow),
     },
+    access:
+      config.access === undefined
+        ? { default: 'allow', rules: [] }
+        : {
+            default: config.access.default,
+            mixedResolution: config.access.mixedResolution ?? 'allowed-only',
+            rules: config.access.rules,
+          },
+    dns: {
+      servers: config.dns?.servers ?? '(system)',
+      family: config.dns?.family ?? resolverDefaults.family,
+      timeout: formatDuration(config.dns?.timeout ?? resolverDefaults.timeout),
+      tries: config.dns?.tries ?? resolverDefaults.tries,
+      cacheSize: config.dns?.cacheSize ?? resolverDefaults.cacheSize,
+      minTtl: formatDuration(config.dns?.minTtl ?? resolverDefaults.minTtl * 1000),
+      maxTtl: formatDuration(config.dns?.maxTtl ?? resolverDefaults.maxTtl * 1000),
+      negativeTtl: formatDuration(config.dns?.negativeTtl ?? resolverDefaults.negativeTtl * 1000),
+      systemFallback: config.dns?.systemFallback ?? resolverDefaults.systemFallback,
+      systemTtl: formatDuration(config.dns?.systemTtl ?? resolverDefaults.systemTtl * 1000),
+    },
+    outbound: { ipv4: o.outbound.ipv4 ?? '(system)', ipv6: o.outbound.ipv6 ?? '(system)' },
     log: { level: config.log?.level ?? 'info', file: config.log?.file ?? '(stdout)' },
     admin:
       admin === undefined

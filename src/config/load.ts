@@ -10,6 +10,8 @@ import { configSchema, type FerryConfig } from './schema.js';
 import { SocksUsageError, UsageErrorCode } from '../errors.js';
 import type { ServerOptions } from '../server/options.js';
 import type { UserDatabase } from '../auth/users.js';
+import { compilePolicy, type PolicySpec } from '../rules/index.js';
+import { DnsResolver, type ResolverOptions } from '../dial/resolver.js';
 
 /** A configuration that failed to load; `problems` are one line each, with file:line:col. */
 export class ConfigError extends SocksUsageError {
@@ -137,5 +139,33 @@ export function serverOptionsFrom(
     maxSessionsPerUser: config.limits?.maxSessionsPerUser,
     authFailureLimit: config.limits?.authFailureLimit,
     authFailureWindow: config.limits?.authFailureWindow,
+    rules:
+      config.access === undefined
+        ? undefined
+        : compilePolicy(config.access as PolicySpec, {
+            groupsOf: (user) => users?.get(user)?.groups,
+          }),
+    resolver: new DnsResolver(resolverOptions(config.dns)),
+    outbound: config.outbound,
   };
+}
+
+/** The `dns` section as DnsResolver options (the config speaks ms, the resolver's TTLs seconds). */
+function resolverOptions(dns: FerryConfig['dns']): ResolverOptions {
+  if (dns === undefined) return {};
+  const seconds = (ms: number | undefined): number | undefined =>
+    ms === undefined ? undefined : ms / 1000;
+  const entries = Object.entries({
+    servers: dns.servers,
+    family: dns.family,
+    timeout: dns.timeout,
+    tries: dns.tries,
+    cacheSize: dns.cacheSize,
+    minTtl: seconds(dns.minTtl),
+    maxTtl: seconds(dns.maxTtl),
+    negativeTtl: seconds(dns.negativeTtl),
+    systemFallback: dns.systemFallback,
+    systemTtl: seconds(dns.systemTtl),
+  }).filter(([, v]) => v !== undefined);
+  return Object.fromEntries(entries);
 }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseHostPort } from '../protocol/address.js';
+import { findPolicyIssues, type PolicySpec } from '../rules/index.js';
 
 const durationText = /^(0|\d+(\.\d+)?(ms|s|m|h|d))$/;
 
@@ -37,6 +38,80 @@ export const hostPort = z.string().transform((v, ctx) => {
 
 const count = z.number().int().nonnegative();
 const positive = z.number().int().positive();
+
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+const ruleSchema = z.strictObject({
+  name: z.string().min(1).optional().describe('Name for logs and metrics (default "rule N").'),
+  action: z.enum(['allow', 'deny']),
+  client: oneOrMany(z.string())
+    .optional()
+    .describe('Client CIDRs, addresses or named sets (private, loopback).'),
+  user: oneOrMany(z.string())
+    .optional()
+    .describe('Authenticated users; "*" = any authenticated user.'),
+  group: oneOrMany(z.string())
+    .optional()
+    .describe('Groups of the authenticated user (users file).'),
+  command: oneOrMany(z.enum(['connect', 'bind', 'udp'])).optional(),
+  dialect: oneOrMany(z.enum(['socks5', 'socks4', 'http'])).optional(),
+  destination: oneOrMany(z.string())
+    .optional()
+    .describe(
+      'CIDRs/addresses/named sets (checked on the resolved address) or names and *.name patterns.',
+    ),
+  port: oneOrMany(z.union([z.number().int(), z.string()]))
+    .optional()
+    .describe('Ports: 443 or "8000-8999".'),
+});
+
+const accessSchema = z
+  .strictObject({
+    default: z.enum(['allow', 'deny']).describe('What happens when no rule matches.'),
+    mixedResolution: z
+      .enum(['allowed-only', 'deny'])
+      .optional()
+      .describe(
+        'A name resolving to allowed and denied addresses: connect among the allowed (default) or deny.',
+      ),
+    rules: z.array(ruleSchema).default([]).describe('Ordered; the first match wins.'),
+  })
+  .superRefine((access, ctx) => {
+    // The policy compiler knows every semantic rule (CIDR host bits, globs, port ranges...).
+    for (const issue of findPolicyIssues(access as PolicySpec, { groupsOf: () => undefined })) {
+      ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+    }
+  });
+
+const dnsSchema = z.strictObject({
+  servers: z
+    .array(z.string())
+    .min(1)
+    .optional()
+    .describe('DNS servers ("1.1.1.1", "[::1]:5353"); default: the system\'s.'),
+  family: z
+    .enum(['ipv4first', 'ipv6first', 'ipv4only', 'ipv6only'])
+    .optional()
+    .describe('Address family preference (default ipv4first).'),
+  timeout: duration.optional().describe('Per-try DNS timeout (default 2s).'),
+  tries: z.number().int().min(1).max(10).optional().describe('Tries per server (default 2).'),
+  cacheSize: count.optional().describe('Names cached (default 10000).'),
+  minTtl: duration.optional().describe('Lower clamp of record TTLs (default 1s).'),
+  maxTtl: duration.optional().describe('Upper clamp of record TTLs (default 5m).'),
+  negativeTtl: duration.optional().describe('How long "no such name" is cached (default 5s).'),
+  systemFallback: z
+    .boolean()
+    .optional()
+    .describe('Ask the system resolver (/etc/hosts...) when DNS fails (default true).'),
+  systemTtl: duration
+    .optional()
+    .describe('How long system-resolver answers are cached (default 30s).'),
+});
+
+const outboundSchema = z.strictObject({
+  ipv4: z.ipv4().optional().describe('Source address for outgoing IPv4 connections.'),
+  ipv6: z.ipv6().optional().describe('Source address for outgoing IPv6 connections.'),
+});
 
 export const logLevelSchema = z.enum([
   'fatal',
@@ -95,6 +170,9 @@ export const configSchema = z
           .describe('Window of the failed-login throttle (default 1m).'),
       })
       .optional(),
+    access: accessSchema.optional().describe('Access rules (docs/rules.md).'),
+    dns: dnsSchema.optional().describe('How destination names are resolved.'),
+    outbound: outboundSchema.optional().describe('Outgoing connections.'),
     log: z
       .strictObject({
         level: logLevelSchema.optional().describe('Log level (default info).'),

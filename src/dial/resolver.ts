@@ -27,6 +27,19 @@ export type SystemLookup = (
 ) => Promise<readonly LookupAddress[]>;
 
 /** Options of {@link DnsResolver}; every time is in seconds unless it says ms. */
+/** Defaults of {@link ResolverOptions} (timeout in ms, TTLs in seconds). */
+export const resolverDefaults = Object.freeze({
+  family: 'ipv4first',
+  timeout: 2000,
+  tries: 2,
+  cacheSize: 10_000,
+  minTtl: 1,
+  maxTtl: 300,
+  negativeTtl: 5,
+  systemFallback: true,
+  systemTtl: 30,
+});
+
 export interface ResolverOptions {
   /** DNS servers (`1.1.1.1`, `[::1]:5353`); default: the system's (/etc/resolv.conf). */
   readonly servers?: readonly string[];
@@ -114,13 +127,14 @@ export class DnsResolver {
   readonly #system: SystemLookup;
 
   constructor(options: ResolverOptions = {}) {
-    const family = options.family ?? 'ipv4first';
+    const d = resolverDefaults;
+    const family = options.family ?? d.family;
     if (!['ipv4first', 'ipv6first', 'ipv4only', 'ipv6only'].includes(family)) {
       throw invalidOption('family', 'expected ipv4first, ipv6first, ipv4only or ipv6only');
     }
     this.#family = family;
-    const timeout = positiveNumber(options.timeout, 2000, 'timeout', true);
-    const tries = positiveNumber(options.tries, 2, 'tries', true);
+    const timeout = positiveNumber(options.timeout, d.timeout, 'timeout', true);
+    const tries = positiveNumber(options.tries, d.tries, 'tries', true);
     this.#ares = new dns.Resolver({ timeout, tries: Math.max(1, tries) });
     if (options.servers !== undefined) {
       try {
@@ -129,13 +143,13 @@ export class DnsResolver {
         throw invalidOption('servers', err instanceof Error ? err.message : String(err));
       }
     }
-    this.#cacheSize = positiveNumber(options.cacheSize, 10_000, 'cacheSize', true);
-    this.#minTtl = positiveNumber(options.minTtl, 1, 'minTtl');
-    this.#maxTtl = positiveNumber(options.maxTtl, 300, 'maxTtl');
+    this.#cacheSize = positiveNumber(options.cacheSize, d.cacheSize, 'cacheSize', true);
+    this.#minTtl = positiveNumber(options.minTtl, d.minTtl, 'minTtl');
+    this.#maxTtl = positiveNumber(options.maxTtl, d.maxTtl, 'maxTtl');
     if (this.#minTtl > this.#maxTtl) throw invalidOption('minTtl', 'must not exceed maxTtl');
-    this.#negativeTtl = positiveNumber(options.negativeTtl, 5, 'negativeTtl');
-    this.#systemTtl = positiveNumber(options.systemTtl, 30, 'systemTtl');
-    this.#systemFallback = options.systemFallback ?? true;
+    this.#negativeTtl = positiveNumber(options.negativeTtl, d.negativeTtl, 'negativeTtl');
+    this.#systemTtl = positiveNumber(options.systemTtl, d.systemTtl, 'systemTtl');
+    this.#systemFallback = options.systemFallback ?? d.systemFallback;
     this.#now = options.now ?? (() => performance.now());
     this.#system = options.systemLookup ?? ((name, opts) => dns.lookup(name, opts));
   }

@@ -111,8 +111,7 @@ export function createMetrics(
     if (s.handshakeMs !== undefined) handshake.observe(s.handshakeMs / 1000);
     if (s.connectMs !== undefined)
       connect.observe({ result: s.reply === 0 ? 'ok' : 'error' }, s.connectMs / 1000);
-    const rule = (s as { rule?: string }).rule;
-    if (rule !== undefined && s.endReason === 'denied') denials.inc({ rule });
+    if (s.rule !== undefined && s.endReason === 'denied') denials.inc({ rule: s.rule });
   };
   const onAuth = (m: unknown): void => {
     const e = m as AuthEvent;

@@ -31,6 +31,7 @@ export async function authenticateUser(
     password.fill(0);
   }
   conn.record.user = user ?? name;
+  conn.authenticatedUser = user;
   publish(channels.auth, () => ({
     session: conn.record,
     method: 'username',

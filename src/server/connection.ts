@@ -9,6 +9,9 @@ import { newSessionRecord, type SessionRecord } from './session-record.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { UserDatabase } from '../auth/users.js';
 import type { PendingInput } from './commands/context.js';
+import type { CommandName } from '../protocol/constants.js';
+import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
+import { SocksError } from '../errors.js';
 import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 
 /** What a connection needs from its server. */
@@ -41,6 +44,11 @@ export class Connection {
   #relay: TcpRelay | undefined;
   #ended = false;
   #userSlot: string | undefined;
+  /**
+   * The user who proved who they are (RFC 1929, HTTP Basic, GSS-API). Not `record.user`, which
+   * also shows names that failed or were merely claimed (a SOCKS4 USERID).
+   */
+  authenticatedUser: string | undefined;
 
   constructor(
     id: number,
@@ -72,12 +80,37 @@ export class Connection {
    * the user is at the limit. Idempotent; released when the session ends.
    */
   acquireUserSlot(): boolean {
-    const user = this.record.user;
+    const user = this.authenticatedUser;
     if (user === undefined || this.#userSlot !== undefined) return true;
     if (!this.server.userSessions.tryAcquire(user, this.server.options.maxSessionsPerUser))
       return false;
     this.#userSlot = user;
     return true;
+  }
+
+  /** The access policy for one request of this session (rules see user, dialect, command). */
+  policy(command: CommandName): SessionPolicy {
+    return this.server.options.rules.session({
+      client: this.record.clientAddress,
+      user: this.authenticatedUser,
+      command,
+      dialect: this.record.dialect ?? 'socks5',
+    });
+  }
+
+  /**
+   * Records why a request failed (its error code; the rule, when a rule denied it) and returns
+   * the session's end reason: `denied` for a rule, else `refused`.
+   */
+  noteFailure(err: unknown): string {
+    const code =
+      err instanceof SocksError ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== undefined) this.record.error ??= code;
+    if (err instanceof NotAllowedError) {
+      this.record.rule = err.rule.name;
+      return 'denied';
+    }
+    return 'refused';
   }
 
   /** True once the client socket is gone or a close is under way. */

@@ -4,6 +4,9 @@
  */
 import { invalidOption } from '../errors.js';
 import type { UserDatabase } from '../auth/users.js';
+import { compilePolicy, type Policy } from '../rules/index.js';
+import { DnsResolver } from '../dial/resolver.js';
+import { parseIPv4, parseIPv6 } from '../protocol/address.js';
 import { MAX_DURATION_MS as MAX_TIMER_MS } from '../config/duration.js';
 
 export interface ServerOptions {
@@ -35,6 +38,20 @@ export interface ServerOptions {
    * server would be an open proxy for anyone who can reach it.
    */
   readonly insecureOpenProxy?: boolean | undefined;
+  /**
+   * Access rules (a compiled {@link Policy}, see docs/rules.md). Default: allow everything —
+   * destinations are still normalised, resolved by ferry and connected to exactly as checked.
+   */
+  readonly rules?: Policy | undefined;
+  /** The DNS resolver for destinations. Default: a DnsResolver with the system's servers. */
+  readonly resolver?: DnsResolver | undefined;
+  /** Source addresses for outgoing connections, per family. Default: the OS chooses. */
+  readonly outbound?: OutboundAddresses | undefined;
+}
+
+export interface OutboundAddresses {
+  readonly ipv4?: string | undefined;
+  readonly ipv6?: string | undefined;
 }
 
 export interface ResolvedServerOptions {
@@ -49,6 +66,11 @@ export interface ResolvedServerOptions {
   readonly authFailureWindow: number;
   readonly drainTimeout: number;
   readonly insecureOpenProxy: boolean;
+  readonly rules: Policy;
+  /** Whether `rules` came from the operator (it then counts as a safeguard, like users). */
+  readonly hasRules: boolean;
+  readonly resolver: DnsResolver;
+  readonly outbound: OutboundAddresses;
 }
 
 export const serverDefaults = Object.freeze({
@@ -144,5 +166,27 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     ),
     drainTimeout: duration('drainTimeout', options.drainTimeout, serverDefaults.drainTimeout, true),
     insecureOpenProxy: options.insecureOpenProxy === true,
+    rules: options.rules ?? allowAll(),
+    hasRules: options.rules !== undefined,
+    resolver: options.resolver ?? new DnsResolver(),
+    outbound: outbound(options.outbound),
   });
+}
+
+let allowAllPolicy: Policy | undefined;
+/** The policy of a server without rules: every destination allowed (after normalisation). */
+function allowAll(): Policy {
+  allowAllPolicy ??= compilePolicy({ rules: [], default: 'allow' });
+  return allowAllPolicy;
+}
+
+function outbound(value: OutboundAddresses | undefined): OutboundAddresses {
+  if (value === undefined) return {};
+  if (value.ipv4 !== undefined && parseIPv4(value.ipv4) === undefined) {
+    throw invalidOption('outbound.ipv4', `must be an IPv4 address, got "${value.ipv4}"`);
+  }
+  if (value.ipv6 !== undefined && parseIPv6(value.ipv6) === undefined) {
+    throw invalidOption('outbound.ipv6', `must be an IPv6 address, got "${value.ipv6}"`);
+  }
+  return Object.freeze({ ...value });
 }

@@ -127,11 +127,12 @@ export class FerryServer implements ServerContext {
       if (
         !isLoopbackHost(a.host) &&
         this.#users === undefined &&
+        !this.#options.hasRules &&
         !this.#options.insecureOpenProxy
       ) {
         throw new SocksUsageError(
           UsageErrorCode.InvalidOption,
-          `refusing to listen on ${a.host} without authentication: that would be an open proxy (configure users, or set insecureOpenProxy)`,
+          `refusing to listen on ${a.host} without authentication or access rules: that would be an open proxy (configure users or rules, or set insecureOpenProxy)`,
         );
       }
     }

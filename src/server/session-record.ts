@@ -25,6 +25,8 @@ export interface SessionRecord {
   destination: string | undefined;
   /** The address actually connected to or bound (`ip:port`). */
   remote: string | undefined;
+  /** The access rule that decided the request (`default` when none matched). */
+  rule: string | undefined;
   /** The reply code sent (SOCKS5 REP); undefined when none was sent. */
   reply: number | undefined;
   bytesUp: number;
@@ -59,6 +61,7 @@ export function newSessionRecord(
     command: undefined,
     destination: undefined,
     remote: undefined,
+    rule: undefined,
     reply: undefined,
     bytesUp: 0,
     bytesDown: 0,

@@ -10,7 +10,7 @@ import {
   type SocksAddress,
 } from '../protocol/address.js';
 import { NEED_DATA, PAUSED, ServerSession, type ServerEvent } from '../protocol/server-session.js';
-import { replyForError, SocksError } from '../errors.js';
+import { replyForError } from '../errors.js';
 import type { Connection } from './connection.js';
 import type { CommandContext } from './commands/context.js';
 import { runCommand } from './commands/index.js';
@@ -142,11 +142,7 @@ export class Socks5Handler {
         conn.record.reply = reply;
         if (conn.closing) return;
         const bytes = session.send({ type: 'reply', reply, bound: UNSPECIFIED_ADDRESS });
-        conn.closeWith(
-          bytes,
-          'refused',
-          err instanceof SocksError ? err.code : (err as NodeJS.ErrnoException).code,
-        );
+        conn.closeWith(bytes, conn.noteFailure(err));
       },
       takePending: () => {
         conn.socket.off('data', this.#onData);

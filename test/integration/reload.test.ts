@@ -92,6 +92,62 @@ describe('hot reload', () => {
     }
   });
 
+  it('SIGHUP: new rules apply to new sessions while an old tunnel keeps flowing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-rules-reload-'));
+    const config = join(dir, 'ferry.yaml');
+    const echo = await startEcho();
+    await writeFile(config, 'access:\n  default: allow\n');
+    const { child, port, logs } = await serve(['--config', config]);
+    try {
+      const old = await tunnel(port, echo.port);
+      await writeFile(
+        config,
+        [
+          'access:',
+          '  default: allow',
+          '  rules:',
+          '    - { name: lock-down, action: deny, destination: private }',
+          '',
+        ].join('\n'),
+      );
+      child.kill('SIGHUP');
+      await logs.waitFor((l) => l.event === 'reloaded');
+      const s = await connectTo(port);
+      const r = new Reader(s);
+      s.write(Buffer.concat([GREETING_NOAUTH, connectIPv4('127.0.0.1', echo.port)]));
+      await r.read(2);
+      assert.equal(parseReply(await r.read(10)).rep, 0x02, 'new sessions see the new rule');
+      s.destroy();
+      old.socket.write('unaffected');
+      assert.equal((await old.read(10)).toString(), 'unaffected');
+      const denied = await logs.waitFor((l) => l.event === 'access' && l.reply === 2);
+      assert.equal(denied.rule, 'lock-down');
+      // A bad rule is refused with its line; the lock-down stays.
+      await writeFile(
+        config,
+        [
+          'access:',
+          '  default: allow',
+          '  rules:',
+          '    - { action: deny, destination: 10.0.0.1/8 }',
+          '',
+        ].join('\n'),
+      );
+      child.kill('SIGHUP');
+      const rejected = await logs.waitFor((l) => l.event === 'reload-rejected');
+      assert.match(
+        String(rejected.error),
+        /ferry\.yaml:4:\d+: access\.rules\.0\.destination: .*host bits/,
+      );
+      old.socket.end();
+      await old.readToEnd();
+    } finally {
+      child.kill('SIGKILL');
+      await echo.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--watch reloads when the file is replaced by rename, as editors save', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-watch-'));
     const config = join(dir, 'ferry.yaml');
