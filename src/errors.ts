@@ -90,6 +90,8 @@ export const ClientErrorCode = {
   Aborted: 'ERR_SOCKS_ABORTED',
   /** The TCP connection to the (first) proxy failed or broke; `cause` holds the errno error. */
   ProxyConnection: 'ERR_SOCKS_PROXY_CONNECTION',
+  /** A destination name could not be resolved locally (socks5:// and socks4:// resolve here). */
+  Resolve: 'ERR_SOCKS_RESOLVE',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
