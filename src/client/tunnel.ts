@@ -83,13 +83,7 @@ export async function addressFor(
   host: string,
   port: number,
 ): Promise<SocksAddress> {
-  const address = socksAddress(host, port);
-  if (address.type === 'ipv6' && proxy.version === 4) {
-    throw new SocksUsageError(
-      UsageErrorCode.InvalidArgument,
-      `${proxy.toString()} speaks SOCKS4, which cannot carry the IPv6 address ${host}`,
-    );
-  }
+  const address = checkCarriable(proxy, host, port);
   if (address.type !== 'domain' || proxy.remoteDns) return address;
   try {
     const found = await lookup(address.host, { family: proxy.version === 4 ? 4 : 0 });
@@ -101,6 +95,18 @@ export async function addressFor(
       { cause: err },
     );
   }
+}
+
+/** The address as text allows; SOCKS4 cannot carry an IPv6 literal (SocksUsageError). */
+function checkCarriable(proxy: SocksProxy, host: string, port: number): SocksAddress {
+  const address = socksAddress(host, port);
+  if (address.type === 'ipv6' && proxy.version === 4) {
+    throw new SocksUsageError(
+      UsageErrorCode.InvalidArgument,
+      `${proxy.toString()} speaks SOCKS4, which cannot carry the IPv6 address ${host}`,
+    );
+  }
+  return address;
 }
 
 /** A deadline and an AbortSignal as one promise that only ever rejects. */
@@ -202,6 +208,11 @@ export function openTunnel(
   const to = formatHostPort(destination.host, destination.port);
   const via = proxies.map((p) => p.toString()).join(' -> ');
   const describe = (): string => `${commandLabels[command]} ${to} via ${via}`;
+  // What can be checked without the network is checked before connecting.
+  proxies.forEach((proxy, i) => {
+    const next = proxies[i + 1];
+    checkCarriable(proxy, next?.host ?? destination.host, next?.port ?? destination.port);
+  });
   return guarded(timeout, options.signal, describe, async (own) => {
     const first = proxies[0];
     if (first === undefined) throw invalidOption('proxy', 'at least one proxy is required');
