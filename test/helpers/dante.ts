@@ -89,8 +89,8 @@ export async function startDante(methods: 'none' | 'username'): Promise<Dante> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort(); // a small race with other listeners; retried below
     const config = readFileSync(new URL('../fixtures/dante.conf', import.meta.url), 'utf8')
-      .replace('@PORT@', String(port))
-      .replace('@METHODS@', methods);
+      .replaceAll('@PORT@', String(port))
+      .replaceAll('@METHODS@', methods);
     const file = join(dir, 'danted.conf');
     writeFileSync(file, config);
     const child: ChildProcess = spawn('danted', ['-f', file, '-p', join(dir, 'danted.pid')], {
