@@ -135,6 +135,43 @@ export class SocksAbortError extends SocksError {
 /** The connection to a proxy could not be made or broke during the handshake. */
 export class SocksConnectionError extends SocksError {}
 
+/** Codes of {@link SocksGssapiError}. */
+export const GssapiErrorCode = {
+  /** A GSS-API call failed; `major`, `minor` and `routine` say how. */
+  Failed: 'ERR_SOCKS_GSSAPI',
+  /** The binding cannot be used here: koffi or MIT libgssapi_krb5 is missing. */
+  Unavailable: 'ERR_SOCKS_GSSAPI_UNAVAILABLE',
+} as const;
+export type GssapiErrorCode = (typeof GssapiErrorCode)[keyof typeof GssapiErrorCode];
+
+/**
+ * A GSS-API failure (RFC 1961 method 01). The message carries the library's own
+ * gss_display_status() text for the major and minor status; `routine` is the symbolic major
+ * status (e.g. `GSS_S_BAD_SIG` for a tampered token) and is safe to switch on. For
+ * `ERR_SOCKS_GSSAPI_UNAVAILABLE` the message is one line starting "GSS-API unavailable:".
+ */
+export class SocksGssapiError extends SocksError {
+  declare readonly code: GssapiErrorCode;
+  /** The C function that failed, e.g. `gss_unwrap`; undefined for "unavailable". */
+  readonly operation: string | undefined;
+  readonly major: number;
+  readonly minor: number;
+  /** Symbolic major status, e.g. `GSS_S_DEFECTIVE_TOKEN`; empty for "unavailable". */
+  readonly routine: string;
+  constructor(
+    code: GssapiErrorCode,
+    message: string,
+    details: { operation?: string; major?: number; minor?: number; routine?: string } = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, options);
+    this.operation = details.operation;
+    this.major = details.major ?? 0;
+    this.minor = details.minor ?? 0;
+    this.routine = details.routine ?? '';
+  }
+}
+
 /**
  * errno (or ferry code) → REP, as summarised in SOCKS.md §3 — the mapping Dante, microsocks and
  * sing-box use. The only place in ferry where an error becomes a reply code; never match on text.
@@ -207,3 +244,18 @@ export function replyForError(err: unknown): Reply {
   }
   return Reply.GeneralFailure;
 }
+
+/**
+ * Codes of {@link SocksDialError}s raised before any connection attempt. DNS failures are
+ * wrapped (the resolver's own code is kept in `cause`): c-ares codes such as ECONNREFUSED
+ * (the DNS server refused) or ETIMEOUT would otherwise be misread by the errno table above.
+ */
+export const DialErrorCode = {
+  /** The name could not be resolved (NXDOMAIN, no addresses, DNS unreachable): reply 04. */
+  Resolve: 'ERR_SOCKS_RESOLVE',
+  /** The destination host is neither an IP address nor a valid name: reply 04. */
+  BadHost: 'ERR_SOCKS_BAD_HOST',
+  /** Denied by the access rules: reply 02. */
+  NotAllowed: 'ERR_SOCKS_NOT_ALLOWED',
+} as const;
+export type DialErrorCode = (typeof DialErrorCode)[keyof typeof DialErrorCode];

@@ -1,0 +1,140 @@
+/**
+ * Turns the library's diagnostics_channel events into pino JSON lines: a startup line naming every
+ * listening address, and one access line per session when it ends. Passwords never reach here.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import {
+  channelNames,
+  type ClosedEvent,
+  type ClosingEvent,
+  type ConnectionRejectedEvent,
+  type AuthThrottledEvent,
+  type ListeningEvent,
+  type SessionEvent,
+} from '../observability/channels.js';
+
+export const logLevels: readonly LevelWithSilent[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+];
+
+/**
+ * A logger writing JSON lines to stdout or a file. Synchronous writes keep lines in order and
+ * lose none at exit (one line per session is cheap). `reopen()` reopens the file (log rotation).
+ */
+export function createLogger(
+  level: LevelWithSilent,
+  file?: string,
+): { log: Logger; reopen: () => void } {
+  const destination = pino.destination({ dest: file ?? 1, sync: true, mkdir: file !== undefined });
+  const log = pino(
+    { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+    destination,
+  );
+  return {
+    log,
+    reopen: () => {
+      if (file !== undefined) destination.reopen();
+    },
+  };
+}
+
+/** Subscribes the logger to the server's channels; returns a function that unsubscribes. */
+export function wireServerLogs(log: Logger): () => void {
+  const subs: [string, (message: unknown) => void][] = [
+    [
+      channelNames.serverListening,
+      (m) => {
+        const e = m as ListeningEvent;
+        log.info(
+          {
+            event: 'listening',
+            addresses: e.addresses.map((a) =>
+              a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
+            ),
+          },
+          'ferry is listening',
+        );
+      },
+    ],
+    [
+      channelNames.serverClosing,
+      (m) => {
+        const e = m as ClosingEvent;
+        log.info(
+          { event: 'draining', active: e.active, drainTimeoutMs: e.drainTimeout },
+          'stopped accepting; draining sessions',
+        );
+      },
+    ],
+    [
+      channelNames.serverClosed,
+      (m) => {
+        const e = m as ClosedEvent;
+        log.info({ event: 'closed', forced: e.forced }, 'ferry stopped');
+      },
+    ],
+    [
+      channelNames.connectionRejected,
+      (m) => {
+        const e = m as ConnectionRejectedEvent;
+        log.warn(
+          { event: 'rejected', reason: e.reason, client: e.remoteAddress },
+          'connection rejected',
+        );
+      },
+    ],
+    [
+      channelNames.authThrottled,
+      (m) => {
+        const e = m as AuthThrottledEvent;
+        log.warn(
+          {
+            event: 'auth-throttled',
+            client: e.clientAddress,
+            failures: e.failures,
+            windowMs: e.window,
+          },
+          'too many failed logins from this address: further attempts fail at once until the window ends',
+        );
+      },
+    ],
+    [
+      channelNames.sessionEnd,
+      (m) => {
+        const s = (m as SessionEvent).session;
+        log.info(
+          {
+            event: 'access',
+            id: s.id,
+            dialect: s.dialect,
+            client: s.clientAddress.includes(':')
+              ? `[${s.clientAddress}]:${s.clientPort}`
+              : `${s.clientAddress}:${s.clientPort}`,
+            user: s.user,
+            command: s.command,
+            destination: s.destination,
+            remote: s.remote,
+            reply: s.reply,
+            bytesUp: s.bytesUp,
+            bytesDown: s.bytesDown,
+            durationMs: s.duration,
+            end: s.endReason,
+            error: s.error,
+          },
+          'session',
+        );
+      },
+    ],
+  ];
+  for (const [name, fn] of subs) diagnosticsChannel.subscribe(name, fn);
+  return () => {
+    for (const [name, fn] of subs) diagnosticsChannel.unsubscribe(name, fn);
+  };
+}

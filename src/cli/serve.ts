@@ -1,0 +1,146 @@
+/** `ferry serve`: flags (over an optional config file) → the running server. */
+import { Command, Option } from 'commander';
+import { serverDefaults } from '../server/options.js';
+import { formatDuration as ms } from '../config/duration.js';
+import type { FerryConfig } from '../config/schema.js';
+import { logLevels } from './log.js';
+import {
+  collect,
+  parseAdminAddress,
+  parseCount,
+  parseDuration,
+  parseListenAddress,
+  parsePositiveInt,
+  parseWorkers,
+} from './parse.js';
+import { runServer } from './runtime.js';
+
+interface ServeFlags {
+  config?: string;
+  watch?: boolean;
+  listen?: { host: string; port: number }[];
+  users?: string;
+  handshakeTimeout?: number;
+  connectTimeout?: number;
+  idleTimeout?: number;
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  maxSessionsPerUser?: number;
+  authFailureLimit?: number;
+  authFailureWindow?: number;
+  drainTimeout?: number;
+  logLevel?: FerryConfig extends { log?: { level?: infer L } } ? L : never;
+  logFile?: string;
+  insecureOpenProxy?: boolean;
+  admin?: { host: string; port: number };
+  workers?: number | 'auto';
+}
+
+/** The flags as a configuration overlay: what was given on the command line wins over the file. */
+function flagsToConfig(f: ServeFlags): FerryConfig {
+  return {
+    listen: f.listen,
+    users: f.users,
+    insecureOpenProxy: f.insecureOpenProxy,
+    watch: f.watch,
+    timeouts: {
+      handshake: f.handshakeTimeout,
+      connect: f.connectTimeout,
+      idle: f.idleTimeout,
+      drain: f.drainTimeout,
+    },
+    limits: {
+      maxConnections: f.maxConnections,
+      maxConnectionsPerIp: f.maxConnectionsPerIp,
+      maxSessionsPerUser: f.maxSessionsPerUser,
+      authFailureLimit: f.authFailureLimit,
+      authFailureWindow: f.authFailureWindow,
+    },
+    log: { level: f.logLevel, file: f.logFile },
+    admin: f.admin,
+    workers: f.workers,
+  };
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the proxy server (SOCKS5 on 127.0.0.1:1080 by default)')
+    .option(
+      '--config <file>',
+      'YAML configuration file; flags given here override it (see docs/configuration.md)',
+    )
+    .option('--watch', 'reload when the config file changes, as on SIGHUP')
+    .option(
+      '--listen <host:port>',
+      'address to listen on; repeatable; [::1]:1080 for IPv6 (default: 127.0.0.1:1080)',
+      collect(parseListenAddress),
+    )
+    .option(
+      '--users <file>',
+      'users file (name:scrypt-hash per line); requires username/password (RFC 1929)',
+    )
+    .option(
+      '--handshake-timeout <duration>',
+      `deadline from accept to reply (default: ${ms(serverDefaults.handshakeTimeout)})`,
+      parseDuration,
+    )
+    .option(
+      '--connect-timeout <duration>',
+      `outgoing connect timeout (default: ${ms(serverDefaults.connectTimeout)})`,
+      parseDuration,
+    )
+    .option(
+      '--idle-timeout <duration>',
+      `close tunnels idle this long; 0 = never (default: ${ms(serverDefaults.idleTimeout)})`,
+      parseDuration,
+    )
+    .option(
+      '--max-connections <n>',
+      `concurrent client connections (default: ${serverDefaults.maxConnections})`,
+      parsePositiveInt,
+    )
+    .option(
+      '--max-connections-per-ip <n>',
+      'concurrent connections from one client IP; 0 = unlimited (default: 0)',
+      parseCount,
+    )
+    .option(
+      '--max-sessions-per-user <n>',
+      'concurrent sessions of one user; 0 = unlimited (default: 0)',
+      parseCount,
+    )
+    .option(
+      '--auth-failure-limit <n>',
+      `failed logins per client IP per window before it is throttled; 0 = off (default: ${serverDefaults.authFailureLimit})`,
+      parseCount,
+    )
+    .option(
+      '--auth-failure-window <duration>',
+      `the throttle window (default: ${ms(serverDefaults.authFailureWindow)})`,
+      parseDuration,
+    )
+    .option(
+      '--drain-timeout <duration>',
+      `on SIGTERM/SIGINT, time for sessions to finish (default: ${ms(serverDefaults.drainTimeout)})`,
+      parseDuration,
+    )
+    .addOption(new Option('--log-level <level>', 'log level (default: info)').choices(logLevels))
+    .option('--log-file <file>', 'write logs to this file instead of stdout; reopened on SIGHUP')
+    .option(
+      '--admin <[host:]port>',
+      'serve /metrics, /healthz and /readyz here (host defaults to 127.0.0.1)',
+      parseAdminAddress,
+    )
+    .option(
+      '--workers <n|auto>',
+      'worker processes sharing the listeners; auto = one per core (default: 1)',
+      parseWorkers,
+    )
+    .option(
+      '--insecure-open-proxy',
+      'allow listening beyond loopback WITHOUT authentication (an open proxy: anyone who can reach it can use it)',
+    )
+    .action(async (flags: ServeFlags) => {
+      await runServer(flags.config, flagsToConfig(flags));
+    });
+}

@@ -1,0 +1,51 @@
+/**
+ * The effective configuration as `ferry check-config` prints it: every key with the value in force
+ * (defaults filled in from the server's own option resolution), durations spelled back, secrets
+ * masked.
+ */
+import { resolveServerOptions } from '../server/options.js';
+import { serverOptionsFrom } from './load.js';
+import { formatDuration } from './duration.js';
+import type { FerryConfig } from './schema.js';
+import type { UserDatabase } from '../auth/users.js';
+import { formatHostPort } from '../protocol/address.js';
+
+export function effectiveConfig(
+  config: FerryConfig,
+  users: UserDatabase | undefined,
+): Record<string, unknown> {
+  const o = resolveServerOptions(serverOptionsFrom(config, users));
+  const admin = config.admin;
+  return {
+    listen: (config.listen ?? [{ host: '127.0.0.1', port: 1080 }]).map((a) =>
+      formatHostPort(a.host, a.port),
+    ),
+    users:
+      config.users === undefined
+        ? null
+        : { file: config.users, count: users?.size ?? 0, hashes: '(masked)' },
+    insecureOpenProxy: o.insecureOpenProxy,
+    timeouts: {
+      handshake: formatDuration(o.handshakeTimeout),
+      connect: formatDuration(o.connectTimeout),
+      idle: formatDuration(o.idleTimeout),
+      drain: formatDuration(o.drainTimeout),
+    },
+    limits: {
+      maxConnections: o.maxConnections,
+      maxConnectionsPerIp: o.maxConnectionsPerIp,
+      maxSessionsPerUser: o.maxSessionsPerUser,
+      authFailureLimit: o.authFailureLimit,
+      authFailureWindow: formatDuration(o.authFailureWindow),
+    },
+    log: { level: config.log?.level ?? 'info', file: config.log?.file ?? '(stdout)' },
+    admin:
+      admin === undefined
+        ? null
+        : typeof admin === 'number'
+          ? `127.0.0.1:${admin}`
+          : formatHostPort(admin.host, admin.port),
+    watch: config.watch ?? false,
+    workers: config.workers ?? 1,
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * One accepted client socket: its record, its handshake deadline, the dialect handler that speaks
+ * to it, and the ways it can end (relay finished, refusal sent, deadline, drain). The adapter is
+ * thin (DESIGN.md rule 8): protocol decisions live in src/protocol and the dialect handlers.
+ */
+import type { Socket } from 'node:net';
+import { TcpRelay, type RelayResult } from '../relay/tcp.js';
+import { newSessionRecord, type SessionRecord } from './session-record.js';
+import type { ResolvedServerOptions } from './options.js';
+import type { UserDatabase } from '../auth/users.js';
+import type { PendingInput } from './commands/context.js';
+import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
+
+/** What a connection needs from its server. */
+export interface ServerContext {
+  readonly options: ResolvedServerOptions;
+  /** The current users (may change on reload). */
+  users(): UserDatabase | undefined;
+  /** Failed authentications per client IP. */
+  readonly authThrottle: FailureThrottle;
+  /** Live sessions per authenticated user. */
+  readonly userSessions: ConcurrencyCounter;
+}
+
+/**
+ * After a refusal the server closes "soon" (RFC 1928 §6 allows up to 10 s). It keeps reading
+ * meanwhile so that unread client bytes do not turn the close into a reset that could destroy the
+ * reply before the client reads it.
+ */
+const LINGER_MS = 2000;
+
+const discard = (): void => undefined;
+
+export class Connection {
+  readonly socket: Socket;
+  readonly record: SessionRecord;
+  readonly server: ServerContext;
+  readonly #abort = new AbortController();
+  readonly #onEnd: (conn: Connection) => void;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #relay: TcpRelay | undefined;
+  #ended = false;
+  #userSlot: string | undefined;
+
+  constructor(
+    id: number,
+    socket: Socket,
+    server: ServerContext,
+    onEnd: (conn: Connection) => void,
+  ) {
+    this.socket = socket;
+    this.server = server;
+    this.#onEnd = onEnd;
+    this.record = newSessionRecord(
+      id,
+      { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+      { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+    );
+    socket.setNoDelay(true);
+    socket.on('error', this.#onError);
+    socket.once('close', this.#onClose);
+    this.#handshakeTimer = setTimeout(this.#onHandshakeTimeout, server.options.handshakeTimeout);
+  }
+
+  /** Aborted when the client goes away or the session is torn down: cancel dials with it. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /**
+   * Counts this session against its authenticated user's `maxSessionsPerUser`. Returns false when
+   * the user is at the limit. Idempotent; released when the session ends.
+   */
+  acquireUserSlot(): boolean {
+    const user = this.record.user;
+    if (user === undefined || this.#userSlot !== undefined) return true;
+    if (!this.server.userSessions.tryAcquire(user, this.server.options.maxSessionsPerUser))
+      return false;
+    this.#userSlot = user;
+    return true;
+  }
+
+  /** True once the client socket is gone or a close is under way. */
+  get closing(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  /**
+   * The (first) reply or a refusal went out — or the handshake was abandoned (`answered` false):
+   * the handshake deadline no longer applies.
+   */
+  handshakeDone(answered = true): void {
+    if (this.#handshakeTimer === undefined) return;
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    if (answered) this.record.handshakeMs = Date.now() - this.record.startedAt;
+  }
+
+  /**
+   * Hands the client and upstream sockets to the relay. The client must be paused with the
+   * handshake's 'data' listener removed; `pending` is what the client pipelined after its request.
+   */
+  startRelay(upstream: Socket, pending: PendingInput): void {
+    this.handshakeDone();
+    this.socket.off('error', this.#onError);
+    this.socket.off('close', this.#onClose);
+    if (this.closing) {
+      upstream.destroy();
+      this.socket.destroy();
+      this.#end();
+      return;
+    }
+    this.#relay = new TcpRelay(
+      this.socket,
+      upstream,
+      {
+        idleTimeout: this.server.options.idleTimeout,
+        counters: this.record,
+        onEnd: this.#onRelayEnd,
+      },
+      pending,
+    );
+  }
+
+  /** Sends a last message (a refusal, or nothing) and closes gracefully. */
+  closeWith(bytes: Uint8Array | undefined, reason: string, error?: string): void {
+    this.record.endReason ??= reason;
+    if (error !== undefined) this.record.error ??= error;
+    this.handshakeDone(bytes !== undefined && bytes.length > 0);
+    this.#abort.abort();
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.removeAllListeners('data');
+    socket.on('data', discard);
+    socket.resume();
+    if (bytes !== undefined && bytes.length > 0) socket.end(bytes);
+    else socket.end();
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
+  }
+
+  /** Closes now, whatever the state (drain deadline, handshake deadline). */
+  destroy(reason: string): void {
+    this.record.endReason ??= reason;
+    this.#abort.abort();
+    if (this.#relay !== undefined) this.#relay.abort();
+    else this.socket.destroy();
+  }
+
+  readonly #onHandshakeTimeout = (): void => {
+    this.#handshakeTimer = undefined;
+    this.destroy('handshake-timeout');
+  };
+
+  readonly #onError = (err: NodeJS.ErrnoException): void => {
+    this.record.error ??= err.code ?? 'ERR_SOCKET';
+    this.record.endReason ??= 'client-error';
+  };
+
+  readonly #onClose = (): void => {
+    this.record.endReason ??= 'client-closed';
+    this.handshakeDone(false);
+    this.#abort.abort();
+    this.#end();
+  };
+
+  readonly #onRelayEnd = (result: RelayResult): void => {
+    this.record.endReason ??= result.reason;
+    if (result.error !== undefined) {
+      this.record.error ??= (result.error as NodeJS.ErrnoException).code ?? 'ERR_SOCKET';
+    }
+    this.#abort.abort();
+    this.#end();
+  };
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#userSlot !== undefined) this.server.userSessions.release(this.#userSlot);
+    this.record.duration = Date.now() - this.record.startedAt;
+    this.#onEnd(this);
+  }
+}

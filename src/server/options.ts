@@ -1,0 +1,148 @@
+/**
+ * Server options: defaults first, validated early, frozen (DESIGN.md rule 7). A bad value is an
+ * error whose message names the field; nothing is silently ignored.
+ */
+import { invalidOption } from '../errors.js';
+import type { UserDatabase } from '../auth/users.js';
+import { MAX_DURATION_MS as MAX_TIMER_MS } from '../config/duration.js';
+
+export interface ServerOptions {
+  /** Users for RFC 1929 username/password. When set, method 02 is required; else method 00. */
+  readonly users?: UserDatabase | undefined;
+  /** Absolute deadline from accept to the (first) reply, in ms. Default 10 000. */
+  readonly handshakeTimeout?: number | undefined;
+  /** Outgoing connect timeout in ms (reply 06 on expiry). Default 10 000. */
+  readonly connectTimeout?: number | undefined;
+  /** Close a tunnel after this many ms without a byte either way; 0 = never. Default 2 h. */
+  readonly idleTimeout?: number | undefined;
+  /** Concurrent client connections; beyond it new ones are closed at once. Default 10 000. */
+  readonly maxConnections?: number | undefined;
+  /** Concurrent connections from one client IP; 0 = unlimited (the default). */
+  readonly maxConnectionsPerIp?: number | undefined;
+  /** Concurrent sessions of one authenticated user; 0 = unlimited (the default). */
+  readonly maxSessionsPerUser?: number | undefined;
+  /**
+   * Failed authentications allowed per client IP within `authFailureWindow` before further
+   * attempts from that IP fail at once, without checking the password. 0 disables. Default 10.
+   */
+  readonly authFailureLimit?: number | undefined;
+  /** The window of `authFailureLimit` in ms. Default 60 000. */
+  readonly authFailureWindow?: number | undefined;
+  /** How long `close()` lets sessions finish before closing them, in ms. Default 10 000. */
+  readonly drainTimeout?: number | undefined;
+  /**
+   * Allow listening on a non-loopback address with no authentication. Default false: such a
+   * server would be an open proxy for anyone who can reach it.
+   */
+  readonly insecureOpenProxy?: boolean | undefined;
+}
+
+export interface ResolvedServerOptions {
+  readonly users: UserDatabase | undefined;
+  readonly handshakeTimeout: number;
+  readonly connectTimeout: number;
+  readonly idleTimeout: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxSessionsPerUser: number;
+  readonly authFailureLimit: number;
+  readonly authFailureWindow: number;
+  readonly drainTimeout: number;
+  readonly insecureOpenProxy: boolean;
+}
+
+export const serverDefaults = Object.freeze({
+  handshakeTimeout: 10_000,
+  connectTimeout: 10_000,
+  idleTimeout: 2 * 60 * 60 * 1000,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 0,
+  maxSessionsPerUser: 0,
+  authFailureLimit: 10,
+  authFailureWindow: 60_000,
+  drainTimeout: 10_000,
+});
+
+function duration(
+  field: string,
+  value: number | undefined,
+  fallback: number,
+  allowZero: boolean,
+): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < (allowZero ? 0 : 1) ||
+    value > MAX_TIMER_MS
+  ) {
+    throw invalidOption(
+      field,
+      `must be an integer number of milliseconds ${allowZero ? '0' : '1'}..${MAX_TIMER_MS}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function count(
+  field: string,
+  value: number | undefined,
+  fallback: number,
+  allowZero = false,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw invalidOption(
+      field,
+      `must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Applies defaults and validates. Throws SocksUsageError (ERR_SOCKS_INVALID_OPTION). */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  return Object.freeze({
+    users: options.users,
+    handshakeTimeout: duration(
+      'handshakeTimeout',
+      options.handshakeTimeout,
+      serverDefaults.handshakeTimeout,
+      false,
+    ),
+    connectTimeout: duration(
+      'connectTimeout',
+      options.connectTimeout,
+      serverDefaults.connectTimeout,
+      false,
+    ),
+    idleTimeout: duration('idleTimeout', options.idleTimeout, serverDefaults.idleTimeout, true),
+    maxConnections: count('maxConnections', options.maxConnections, serverDefaults.maxConnections),
+    maxConnectionsPerIp: count(
+      'maxConnectionsPerIp',
+      options.maxConnectionsPerIp,
+      serverDefaults.maxConnectionsPerIp,
+      true,
+    ),
+    maxSessionsPerUser: count(
+      'maxSessionsPerUser',
+      options.maxSessionsPerUser,
+      serverDefaults.maxSessionsPerUser,
+      true,
+    ),
+    authFailureLimit: count(
+      'authFailureLimit',
+      options.authFailureLimit,
+      serverDefaults.authFailureLimit,
+      true,
+    ),
+    authFailureWindow: duration(
+      'authFailureWindow',
+      options.authFailureWindow,
+      serverDefaults.authFailureWindow,
+      false,
+    ),
+    drainTimeout: duration('drainTimeout', options.drainTimeout, serverDefaults.drainTimeout, true),
+    insecureOpenProxy: options.insecureOpenProxy === true,
+  });
+}

@@ -1,0 +1,253 @@
+/**
+ * The server object: listeners, the connection limit, live sessions, and a graceful close that
+ * stops accepting, lets sessions finish for the drain timeout, then closes the rest.
+ */
+import net from 'node:net';
+import { Connection, type ServerContext } from './connection.js';
+import { detectDialect } from './dialects.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { channels, publish } from '../observability/channels.js';
+import { SocksUsageError, UsageErrorCode } from '../errors.js';
+import { parseIPv4, parseIPv6 } from '../protocol/address.js';
+import type { UserDatabase } from '../auth/users.js';
+import type { SessionRecord } from './session-record.js';
+import { ConcurrencyCounter, FailureThrottle } from './limits.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+}
+
+export interface BoundListener {
+  readonly address: string;
+  readonly family: string;
+  readonly port: number;
+}
+
+export interface ServerStats {
+  /** Client connections open now (handshaking or relaying). */
+  readonly active: number;
+  /** Client connections accepted since start. */
+  readonly accepted: number;
+  /** Connections closed at once because of `maxConnections` or a close under way. */
+  readonly rejected: number;
+}
+
+/** True for 127.0.0.0/8, ::1, ::ffff:127.x and the name `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  const v4 = parseIPv4(host);
+  if (v4 !== undefined) return v4[0] === 127;
+  const v6 = parseIPv6(host);
+  if (v6 === undefined) return false;
+  const mapped = v6.subarray(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff;
+  if (mapped) return v6[12] === 127;
+  return v6.subarray(0, 15).every((b) => b === 0) && v6[15] === 1;
+}
+
+export class FerryServer implements ServerContext {
+  #options: ResolvedServerOptions;
+  #users: UserDatabase | undefined;
+  readonly #listeners: net.Server[] = [];
+  readonly #connections = new Set<Connection>();
+  #nextId = 1;
+  #accepted = 0;
+  #rejected = 0;
+  #closing: Promise<void> | undefined;
+  readonly #perIp = new ConcurrencyCounter();
+  readonly userSessions = new ConcurrencyCounter();
+  readonly authThrottle: FailureThrottle;
+
+  constructor(options: ServerOptions = {}) {
+    this.#options = resolveServerOptions(options);
+    this.#users = this.#options.users;
+    this.authThrottle = new FailureThrottle({
+      maxFailures: this.#options.authFailureLimit,
+      window: this.#options.authFailureWindow,
+    });
+  }
+
+  get options(): ResolvedServerOptions {
+    return this.#options;
+  }
+
+  get stats(): ServerStats {
+    return { active: this.#connections.size, accepted: this.#accepted, rejected: this.#rejected };
+  }
+
+  /** True once close() was called: the server no longer accepts (for readiness probes). */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Live sessions' records (a snapshot of references; records update as sessions progress). */
+  sessions(): SessionRecord[] {
+    return [...this.#connections].map((c) => c.record);
+  }
+
+  /** The users database in force now. */
+  users(): UserDatabase | undefined {
+    return this.#users;
+  }
+
+  /** Swaps the users database (hot reload). Sessions already authenticated are not affected. */
+  setUsers(users: UserDatabase | undefined): void {
+    this.#users = users;
+  }
+
+  /**
+   * Hot reload: validates the new options, then swaps them in at once. New connections use them;
+   * live sessions keep the timers and decisions they already have.
+   * @throws SocksUsageError naming the field when an option is invalid (nothing changes then).
+   */
+  reconfigure(options: ServerOptions): void {
+    const resolved = resolveServerOptions(options);
+    this.#options = resolved;
+    this.#users = resolved.users;
+    this.authThrottle.configure({
+      maxFailures: resolved.authFailureLimit,
+      window: resolved.authFailureWindow,
+    });
+  }
+
+  /**
+   * Starts listening on each address. Resolves with the bound addresses.
+   * @throws SocksUsageError when an address is not loopback and the server has no authentication
+   *   (unless `insecureOpenProxy`), or when the server is closing. Listen errors (EADDRINUSE, ...)
+   *   reject with the system error and close whatever this call had opened.
+   */
+  async listen(addresses: ListenAddress | readonly ListenAddress[]): Promise<BoundListener[]> {
+    const list = Array.isArray(addresses)
+      ? (addresses as readonly ListenAddress[])
+      : [addresses as ListenAddress];
+    if (this.#closing !== undefined)
+      throw new SocksUsageError(UsageErrorCode.InvalidState, 'the server is closing');
+    for (const a of list) {
+      if (
+        !isLoopbackHost(a.host) &&
+        this.#users === undefined &&
+        !this.#options.insecureOpenProxy
+      ) {
+        throw new SocksUsageError(
+          UsageErrorCode.InvalidOption,
+          `refusing to listen on ${a.host} without authentication: that would be an open proxy (configure users, or set insecureOpenProxy)`,
+        );
+      }
+    }
+    const opened: net.Server[] = [];
+    try {
+      for (const a of list) opened.push(await this.#listenOne(a));
+    } catch (err) {
+      await Promise.all(opened.map((s) => new Promise((r) => s.close(r))));
+      throw err;
+    }
+    this.#listeners.push(...opened);
+    const bound = opened
+      .map((s) => s.address() as net.AddressInfo)
+      .map(({ address, family, port }) => ({ address, family, port }));
+    publish(channels.serverListening, () => ({ addresses: bound }));
+    return bound;
+  }
+
+  /** Addresses of all listeners. */
+  addresses(): BoundListener[] {
+    return this.#listeners
+      .map((s) => s.address() as net.AddressInfo)
+      .map(({ address, family, port }) => ({ address, family, port }));
+  }
+
+  #listenOne(address: ListenAddress): Promise<net.Server> {
+    const server = net.createServer(
+      { allowHalfOpen: true, pauseOnConnect: false },
+      this.#onConnection,
+    );
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(
+        {
+          host: address.host,
+          port: address.port,
+          ipv6Only: address.host === '::' ? false : undefined,
+        },
+        () => {
+          server.off('error', reject);
+          // A listener error after start (EMFILE on accept is handled by libuv) should not crash us.
+          server.on('error', () => undefined);
+          resolve(server);
+        },
+      );
+    });
+  }
+
+  readonly #onConnection = (socket: net.Socket): void => {
+    const ip = socket.remoteAddress ?? '';
+    const reason =
+      this.#closing !== undefined
+        ? 'closing'
+        : this.#connections.size >= this.#options.maxConnections
+          ? 'max-connections'
+          : !this.#perIp.tryAcquire(ip, this.#options.maxConnectionsPerIp)
+            ? 'per-ip-limit'
+            : undefined;
+    if (reason !== undefined) {
+      this.#rejected++;
+      publish(channels.connectionRejected, () => ({
+        reason,
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+      }));
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    this.#accepted++;
+    const conn = new Connection(this.#nextId++, socket, this, this.#onConnectionEnd);
+    this.#connections.add(conn);
+    publish(channels.sessionStart, () => ({ session: conn.record }));
+    detectDialect(conn);
+  };
+
+  readonly #onConnectionEnd = (conn: Connection): void => {
+    this.#connections.delete(conn);
+    this.#perIp.release(conn.record.clientAddress);
+    publish(channels.sessionEnd, () => ({ session: conn.record }));
+    if (this.#connections.size === 0) this.#drained?.();
+  };
+
+  #drained: (() => void) | undefined;
+
+  /**
+   * Stops accepting, waits up to `drainTimeout` ms (default: the option) for sessions to end,
+   * then closes the rest. Resolves when every listener and session is closed. Idempotent.
+   */
+  close(options: { drainTimeout?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(options.drainTimeout ?? this.#options.drainTimeout);
+    return this.#closing;
+  }
+
+  async #close(drainTimeout: number): Promise<void> {
+    publish(channels.serverClosing, () => ({ active: this.#connections.size, drainTimeout }));
+    const listenersClosed = Promise.all(this.#listeners.map((s) => new Promise((r) => s.close(r))));
+    if (this.#connections.size > 0) {
+      const drained = new Promise<void>((resolve) => (this.#drained = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeout)));
+      await Promise.race([drained, deadline]);
+      clearTimeout(timer);
+    }
+    const forced = this.#connections.size;
+    if (forced > 0) {
+      const drained = new Promise<void>((resolve) => (this.#drained = resolve));
+      for (const conn of this.#connections) conn.destroy('drain-timeout');
+      await drained;
+    }
+    await listenersClosed;
+    publish(channels.serverClosed, () => ({ forced }));
+  }
+}
+
+/** Creates a server. Options are validated now: a bad one throws SocksUsageError naming it. */
+export function createServer(options: ServerOptions = {}): FerryServer {
+  return new FerryServer(options);
+}
