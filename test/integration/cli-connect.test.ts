@@ -9,6 +9,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMiniSocks, type MiniSocks } from '../helpers/mini-socks.js';
+import { startFerry } from '../helpers/net.js';
+import { hashPassword, UserDatabase } from '../../src/server/index.js';
 import { startEchoServer, type Closable } from '../helpers/servers.js';
 
 const cli = new URL('../fixtures/ferry-connect-cli.ts', import.meta.url).pathname;
@@ -44,16 +46,18 @@ describe('ferry connect', () => {
   let file: string;
   let payload: Buffer;
   let echo: Closable;
-  let proxy: MiniSocks;
+  // ferry's own server (with a user) is the proxy; the in-test server adds a SOCKS4a hop.
+  let proxy: Awaited<ReturnType<typeof startFerry>>;
   let second: MiniSocks;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-connect-'));
     file = join(dir, 'payload.bin');
     payload = randomBytes(1024 * 1024 + 7); // a little over 1 MiB, not a round number
     writeFileSync(file, payload);
+    const users = UserDatabase.parse(`me:${await hashPassword('secret')}\n`);
     [echo, proxy, second] = await Promise.all([
       startEchoServer(),
-      startMiniSocks({ users: { me: 'secret' } }),
+      startFerry({ users }),
       startMiniSocks(),
     ]);
   });
@@ -62,7 +66,7 @@ describe('ferry connect', () => {
     await Promise.all([echo.close(), proxy.close(), second.close()]);
   });
 
-  it('pipes a file through the proxy to an echo server, byte for byte, and exits 0', async () => {
+  it('pipes a file through ferry to an echo server, byte for byte, and exits 0', async () => {
     const url = `socks5h://me:secret@127.0.0.1:${proxy.port}`;
     const r = await ferryConnect(['--proxy', url, 'localhost', String(echo.port)], file);
     assert.equal(r.stderr, '');
