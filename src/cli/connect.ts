@@ -12,6 +12,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Readable, Writable } from 'node:stream';
 import { connect } from '../client/connect.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../client/tunnel.js';
+import { parseDuration } from './parse.js';
+import { formatDuration } from '../config/duration.js';
 
 /** The streams the command uses; the process's by default (tests may pass their own). */
 export interface ConnectIo {
@@ -27,10 +29,6 @@ export interface ConnectCommandOptions {
   readonly timeout: number;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 function parsePort(text: string): number {
   if (!/^[0-9]{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 0xffff) {
     throw new InvalidArgumentError('expected a port number 1-65535.');
@@ -39,9 +37,9 @@ function parsePort(text: string): number {
 }
 
 function parseTimeout(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected milliseconds > 0.');
-  return n;
+  const ms = parseDuration(text);
+  if (ms === 0) throw new InvalidArgumentError('the timeout must be more than 0.');
+  return ms;
 }
 
 /**
@@ -115,12 +113,12 @@ export function connectCommand(io?: ConnectIo): Command {
     .option(
       '--proxy <url>',
       'proxy URL: socks5://, socks5h:// (names resolved by the proxy), socks4://, socks4a://, with optional user:password@; repeat for a chain, first hop first',
-      collect,
+      (value: string, previous: string[]) => [...previous, value],
       [],
     )
     .option(
-      '--timeout <ms>',
-      'handshake timeout in milliseconds',
+      '--timeout <duration>',
+      `handshake timeout, e.g. 5s or 500ms (default: ${formatDuration(DEFAULT_HANDSHAKE_TIMEOUT)})`,
       parseTimeout,
       DEFAULT_HANDSHAKE_TIMEOUT,
     )
@@ -133,10 +131,4 @@ export function connectCommand(io?: ConnectIo): Command {
       process.exitCode = await runConnect(host, port, options, streams);
       if (streams.stdin === process.stdin) process.stdin.destroy();
     });
-}
-
-/** Adds `connect` to `program` and returns it. */
-export function registerConnectCommand(program: Command, io?: ConnectIo): Command {
-  program.addCommand(connectCommand(io));
-  return program;
 }

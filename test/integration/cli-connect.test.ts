@@ -13,7 +13,7 @@ import { startFerry } from '../helpers/net.js';
 import { hashPassword, UserDatabase } from '../../src/server/index.js';
 import { startEchoServer, type Closable } from '../helpers/servers.js';
 
-const cli = new URL('../fixtures/ferry-connect-cli.ts', import.meta.url).pathname;
+const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
 interface Result {
   code: number | null;
