@@ -12,6 +12,7 @@ import {
   parseListenAddress,
   parsePositiveInt,
   parseWorkers,
+  parseCidr,
 } from './parse.js';
 import { runServer } from './runtime.js';
 
@@ -34,6 +35,8 @@ interface ServeFlags {
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
   workers?: number | 'auto';
+  proxyProtocol?: boolean;
+  trustedProxies?: string[];
 }
 
 /** The flags as a configuration overlay: what was given on the command line wins over the file. */
@@ -59,6 +62,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     log: { level: f.logLevel, file: f.logFile },
     admin: f.admin,
     workers: f.workers,
+    trustedProxies: f.trustedProxies,
   };
 }
 
@@ -132,6 +136,18 @@ export function serveCommand(): Command {
       parseAdminAddress,
     )
     .option(
+      '--proxy-protocol',
+      'every --listen address expects a PROXY protocol v1/v2 header from --trusted-proxies',
+    )
+    .option(
+      '--trusted-proxies <cidr>',
+      'load balancer allowed to send a PROXY header (CIDR or address); repeatable, or comma-separated',
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        ...value.split(',').map(parseCidr),
+      ],
+    )
+    .option(
       '--workers <n|auto>',
       'worker processes sharing the listeners; auto = one per core (default: 1)',
       parseWorkers,
@@ -141,6 +157,10 @@ export function serveCommand(): Command {
       'allow listening beyond loopback WITHOUT authentication (an open proxy: anyone who can reach it can use it)',
     )
     .action(async (flags: ServeFlags) => {
-      await runServer(flags.config, flagsToConfig(flags));
+      await runServer({
+        configPath: flags.config,
+        flags: flagsToConfig(flags),
+        proxyProtocol: flags.proxyProtocol === true,
+      });
     });
 }
