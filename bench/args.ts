@@ -41,6 +41,8 @@ export interface BenchOptions {
   readonly ferryDir: string | undefined;
   /** Extra arguments appended to ferry's `serve` command line. */
   readonly ferryArgs: readonly string[];
+  /** Extra arguments for the node running ferry (e.g. --cpu-prof), before the script. */
+  readonly ferryNodeArgs: readonly string[];
   /** Use the Node.js targets even when a C compiler could build the native ones. */
   readonly nodeTargets: boolean;
   readonly help: boolean;
@@ -65,6 +67,8 @@ export const usage = `usage: npm run bench -- [options]
   --save                 also write the results to bench/results/<date>-<host>.json
   --ferry-dir DIR        ferry checkout to run (default: this repository; needs npm run build)
   --ferry-arg ARG        extra argument for 'ferry serve' (repeatable)
+  --ferry-node-arg ARG   extra argument for the node that runs ferry, e.g.
+                         --ferry-node-arg=--cpu-prof (repeatable)
   --node-targets         targets in Node.js even when cc can build bench/native/targets.c
   -h, --help             this text
 `;
@@ -129,6 +133,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         save: { type: 'boolean', default: false },
         'ferry-dir': { type: 'string' },
         'ferry-arg': { type: 'string', multiple: true },
+        'ferry-node-arg': { type: 'string', multiple: true },
         'node-targets': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -161,6 +166,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     quick,
     ferryDir: v['ferry-dir'],
     ferryArgs: v['ferry-arg'] ?? [],
+    ferryNodeArgs: v['ferry-node-arg'] ?? [],
     nodeTargets: v['node-targets'],
     help: v.help,
   });

@@ -14,6 +14,7 @@ export interface LaunchContext {
   readonly tmpDir: string;
   readonly ferryDir: string;
   readonly ferryArgs: readonly string[];
+  readonly ferryNodeArgs: readonly string[];
   /** Tunnels the run will hold at once (sizes connection limits). */
   readonly maxTunnels: number;
 }
@@ -32,6 +33,8 @@ export interface ContestantSpec {
   readonly udp: boolean;
   /** A Node.js process: preload bench/lag-probe.mjs and talk to it over IPC. */
   readonly node: boolean;
+  /** All its tunnels live in one process (so its fd limit bounds them), as opposed to Dante's. */
+  singleProcess(ctx: LaunchContext): boolean;
   /** Caps the idle-tunnel test (with the reason), where N would not fit this machine. */
   readonly idleCap?: { readonly tunnels: number; readonly why: string };
   /** Why it cannot run here, or undefined when it can. */
@@ -72,6 +75,7 @@ const direct: ContestantSpec = {
   isProxy: false,
   udp: true,
   node: false,
+  singleProcess: () => false,
   unavailable: () => undefined,
   launch: () => {
     throw new Error('direct has no process');
@@ -83,6 +87,9 @@ const ferry: ContestantSpec = {
   isProxy: true,
   udp: true,
   node: true,
+  // Cluster mode spreads tunnels over worker processes, each with its own fd limit.
+  singleProcess: (ctx) => !ctx.ferryArgs.some((a) => a.startsWith('--workers')),
+
   unavailable: (ctx) =>
     existsSync(ferryEntry(ctx))
       ? undefined
@@ -90,6 +97,7 @@ const ferry: ContestantSpec = {
   launch: (port, ctx) => ({
     command: process.execPath,
     args: [
+      ...ctx.ferryNodeArgs,
       '--import',
       probe(ctx),
       ferryEntry(ctx),
@@ -116,6 +124,7 @@ const naiveNode: ContestantSpec = {
   isProxy: true,
   udp: true,
   node: true,
+  singleProcess: () => true,
   unavailable: () => undefined,
   launch: (port, ctx) => ({
     command: process.execPath,
@@ -124,12 +133,17 @@ const naiveNode: ContestantSpec = {
   version: () => `node ${process.version}`,
 };
 
-/** A minimal loopback danted.conf: no auth, CONNECT and UDP within 127.0.0.0/8, errors only. */
+/**
+ * A minimal loopback danted.conf: no auth, CONNECT and UDP within 127.0.0.0/8, errors only.
+ * Dante binds its outgoing sockets to the external address before connecting, so a port held in
+ * TIME_WAIT by anyone on that address is unusable to it: 127.0.0.3 keeps the other contestants'
+ * closed connections (all on 127.0.0.1) from exhausting its ephemeral ports.
+ */
 export function danteConfig(port: number): string {
   return `# written by ferry's bench for one run
 logoutput: stderr
 internal: 127.0.0.1 port = ${port}
-external: 127.0.0.1
+external: 127.0.0.3
 clientmethod: none
 socksmethod: none
 user.privileged: root
@@ -151,6 +165,7 @@ const dante: ContestantSpec = {
   isProxy: true,
   udp: true,
   node: false,
+  singleProcess: () => false,
   idleCap: {
     tunnels: 10_000,
     why: 'Dante forks a process per few dozen sessions (~370 KiB per tunnel): 100 000 would need ~37 GB',
@@ -179,6 +194,7 @@ const microsocks: ContestantSpec = {
   isProxy: true,
   udp: false, // microsocks has neither UDP ASSOCIATE nor BIND
   node: false,
+  singleProcess: () => true,
   idleCap: {
     tunnels: 10_000,
     why: 'microsocks runs a thread per session; pid_max (often 32 768) and vm.max_map_count bound threads',

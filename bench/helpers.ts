@@ -57,12 +57,13 @@ export async function startNativeTargets(
   binary: string,
   ctx: LaunchContext,
   nofile: number,
+  name = 'targets',
 ): Promise<{ targets: Managed; ports: TargetPorts }> {
-  const targets = spawnManaged('targets', binary, [String(ECHO_PORTS)], {
+  const targets = spawnManaged(name, binary, [String(ECHO_PORTS)], {
     nofile,
     ipc: false,
     stdinPipe: true,
-    logPath: join(ctx.tmpDir, 'targets.log'),
+    logPath: join(ctx.tmpDir, `${name}.log`),
   });
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -80,8 +81,9 @@ export async function startNativeTargets(
 export async function startNodeTargets(
   ctx: LaunchContext,
   nofile: number,
+  name = 'targets',
 ): Promise<{ targets: Managed; ports: TargetPorts }> {
-  const targets = nodeChild('targets', 'targets.ts', ctx, nofile);
+  const targets = nodeChild(name, 'targets.ts', ctx, nofile);
   const ports = await new Promise<TargetPorts>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new Error(`targets did not start: ${logTail(targets.logPath)}`));

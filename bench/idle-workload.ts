@@ -50,7 +50,11 @@ export async function runIdleOpen(job: IdleOpenJob): Promise<IdleResult> {
   const worker = async (): Promise<void> => {
     while (next < job.count && performance.now() < stopAt) {
       const i = next++;
-      const local = job.localAddresses[i % job.localAddresses.length];
+      // No source address: the kernel picks 127.0.0.1 and a port at connect() (cheapest).
+      const local =
+        job.localAddresses.length === 0
+          ? undefined
+          : job.localAddresses[i % job.localAddresses.length];
       try {
         const tunnel = await tunnelTo(job.proxy, job.dests[i % job.dests.length]!, local);
         try {

@@ -4,6 +4,7 @@
  * contestants (`{ benchLag: 'read', id }` → `{ benchLag: 'report', id, ... }`).
  */
 import type { ChildProcess } from 'node:child_process';
+import type { Job } from './workloads.js';
 
 let nextId = 1;
 
@@ -48,11 +49,7 @@ function request<T>(
 }
 
 /** Runs one job in the load generator. @throws Error with the job's own error message. */
-export function callLoadgen<T>(
-  child: ChildProcess,
-  job: { kind: string },
-  timeoutMs: number,
-): Promise<T> {
+export function callLoadgen<T>(child: ChildProcess, job: Job, timeoutMs: number): Promise<T> {
   return request<T>(
     child,
     (id) => ({ id, job }),

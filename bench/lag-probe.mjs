@@ -4,9 +4,12 @@
 // it in ms. Costs one libuv timer every BENCH_LAG_RESOLUTION_MS (default 10) ms; plain JS so that
 // the contestant need not load tsx.
 /* global process */
+import cluster from 'node:cluster';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
-if (typeof process.send === 'function') {
+// Only in the process the bench started: a cluster worker inherits this --import, and its IPC
+// channel belongs to the cluster primary (unref-ing it would let the worker exit).
+if (typeof process.send === 'function' && cluster.isPrimary) {
   const resolution = Number(process.env.BENCH_LAG_RESOLUTION_MS ?? 10);
   const histogram = monitorEventLoopDelay({ resolution });
   histogram.enable();

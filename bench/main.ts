@@ -20,7 +20,6 @@ import {
   anchorsTable,
   figuresTable,
   formatFigure,
-  formatTable,
   judgeTargets,
   metricDefs,
   pairwiseRatios,
@@ -31,19 +30,14 @@ import {
   type MetricKey,
 } from './report.js';
 import { Runner, type Measurement, type Running } from './runner.js';
-import { median, relativeSpread } from './stats.js';
+import { measureIdle, stopIdleShards } from './idle.js';
+import { cpuTable, spreadTable, type ContestantRecord } from './summary.js';
+import { median } from './stats.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
-
-interface Record_ {
-  rounds: Partial<Record<MetricKey, number[]>>;
-  measurements: (Measurement & { test: TestName; round: number })[];
-  errors: number;
-  firstError?: string;
-}
 
 function options(): BenchOptions {
   try {
@@ -98,6 +92,7 @@ async function main(): Promise<void> {
     tmpDir,
     ferryDir,
     ferryArgs: opts.ferryArgs,
+    ferryNodeArgs: opts.ferryNodeArgs,
     maxTunnels: opts.idleTunnels,
   };
   const startedAt = new Date();
@@ -136,7 +131,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const records: Partial<Record<ContestantName, Record_>> = {};
+  const records: Partial<Record<ContestantName, ContestantRecord>> = {};
   const keep = (name: ContestantName, test: TestName, round: number, m: Measurement): void => {
     const rec = (records[name] ??= { rounds: {}, measurements: [], errors: 0 });
     rec.measurements.push({ ...m, test, round });
@@ -174,7 +169,7 @@ async function main(): Promise<void> {
     out(`idle: ${opts.idleTunnels} tunnels per proxy, each on a fresh process`);
     for (const r of running.filter((x) => x.spec.isProxy)) {
       try {
-        const m = await runner.measureIdle(r.spec, opts.idleTunnels, out);
+        const m = await measureIdle(runner, r.spec, opts.idleTunnels, out);
         keep(r.spec.name, 'idle', 1, m);
         out(
           `[idle]     ${r.spec.name.padEnd(10)} ${describe(m, r.spec)} (${String(m.extra?.tunnels)} held, ${String(m.extra?.processes)} processes, PSS ${formatFigure(m.extra?.pssKiBPerTunnel as number)} KiB/tunnel)`,
@@ -185,6 +180,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  await stopIdleShards();
   await runner.stopAll();
 
   // ---- report ----
@@ -211,55 +207,27 @@ async function main(): Promise<void> {
   }
   out();
   out(figuresTable(figures, names));
-  out();
-  out(ratioTable(figures, names, 'direct', 'ratio to direct'));
-  if (names.includes(subject) && names.length > 2) {
-    out();
-    out(subjectTable(figures, names, subject));
-  }
-  if (opts.rounds > 1) {
-    out();
+  const vsDirect = ratioTable(figures, names, 'direct', 'ratio to direct');
+  if (vsDirect !== '') out(`\n${vsDirect}`);
+  const vsOthers = names.includes(subject) ? subjectTable(figures, names, subject) : '';
+  if (vsOthers !== '' && names.length > 2) out(`\n${vsOthers}`);
+  const spread = opts.rounds > 1 ? spreadTable(records, names) : '';
+  if (spread !== '') out(`\n${spread}`);
+  const tests = [...timedTests, ...(opts.tests.includes('idle') ? (['idle'] as const) : [])];
+  const cpu = cpuTable(records, names, tests);
+  if (cpu !== '') {
     out(
-      formatTable(
-        ['spread over rounds (max−min)/median', ...names],
-        metricDefs
-          .filter((m) => m.test !== 'idle')
-          .map((m) => [
-            m.label,
-            ...names.map((n) => {
-              const s = relativeSpread(records[n]?.rounds[m.key] ?? []);
-              return Number.isFinite(s) ? `${(s * 100).toFixed(0)}%` : 'n/a';
-            }),
-          ])
-          .filter((row) => row.slice(1).some((c) => c !== 'n/a')),
-      ),
+      '\nCPU % of one core, proxy/loadgen/targets (medians); lag = proxy event-loop delay p99, ms',
     );
+    out(cpu);
   }
-  const cpuRows = [...timedTests, ...(opts.tests.includes('idle') ? (['idle'] as const) : [])].map(
-    (test) => [
-      test,
-      ...names.map((n) => {
-        const ms = records[n]?.measurements.filter((m) => m.test === test) ?? [];
-        if (ms.length === 0) return 'n/a';
-        const cpu = (f: (m: Measurement) => number | undefined): string => {
-          const v = median(ms.map((m) => f(m) ?? Number.NaN));
-          return Number.isFinite(v) ? v.toFixed(0) : '-';
-        };
-        const lag = median(ms.map((m) => m.lagP99Ms ?? Number.NaN));
-        return `${cpu((m) => m.cpuPct.proxy)}/${cpu((m) => m.cpuPct.loadgen)}/${cpu((m) => m.cpuPct.targets)}${Number.isFinite(lag) ? ` lag ${lag.toFixed(1)}` : ''}`;
-      }),
-    ],
-  );
-  out();
-  out('CPU % of one core, proxy/loadgen/targets (medians); lag = proxy event-loop delay p99, ms');
-  out(formatTable(['test', ...names], cpuRows));
   if (outcomes.length > 0) {
     out();
     if (subject !== 'ferry') out(`(ferry not measured: naive-node stands in as the subject)`);
     out(targetsTable(outcomes));
   }
-  out();
-  out(anchorsTable(figures));
+  const anchors = anchorsTable(figures);
+  if (anchors !== '') out(`\n${anchors}`);
   const withErrors = names.filter((n) => (records[n]?.errors ?? 0) > 0);
   for (const n of withErrors)
     out(`errors: ${n} ${records[n]!.errors} (first: ${records[n]!.firstError ?? '?'})`);

@@ -28,10 +28,17 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-// Whatever happens to the bench, its children go with it.
+// Whatever happens to the bench, its children go with it (they are in their own process groups,
+// so a Ctrl-C in the terminal does not reach them by itself).
 process.on('exit', () => {
   for (const m of live) killGroup(m.pid, 'SIGKILL');
 });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}, stopping\n`);
+    process.exit(130);
+  });
+}
 
 export interface SpawnOptions {
   readonly cwd?: string;
@@ -225,6 +232,12 @@ export function treeStats(root: number, withPss = false): TreeStats {
     if (f !== undefined) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
   }
   return { processes: pids.length, rssKiB, pssKiB, cpuSeconds: ticks / ticksPerSecond() };
+}
+
+/** The soft RLIMIT_NOFILE of a running process, from /proc/PID/limits. */
+export function fdLimitOf(pid: number): number | undefined {
+  const m = /^Max open files\s+(\d+)/m.exec(readText(`/proc/${pid}/limits`) ?? '');
+  return m === null ? undefined : Number(m[1]);
 }
 
 /** The last `lines` lines of a log file, for error messages. */

@@ -259,7 +259,7 @@ export function figuresTable(figures: Figures, contestants: readonly ContestantN
   );
 }
 
-/** figure(c) / figure(base) for every contestant c, one row per metric. */
+/** figure(c) / figure(base) for every contestant c, one row per metric ('' when none). */
 export function ratioTable(
   figures: Figures,
   contestants: readonly ContestantName[],
@@ -273,10 +273,10 @@ export function ratioTable(
       ...others.map((c) => formatRatio(ratio(figures[c]?.[m.key], figures[base]?.[m.key]))),
     ])
     .filter((r) => r.slice(1).some((cell) => cell !== 'n/a'));
-  return formatTable([title, ...others], rows);
+  return rows.length === 0 ? '' : formatTable([title, ...others], rows);
 }
 
-/** figure(subject) / figure(c) for every other contestant c. */
+/** figure(subject) / figure(c) for every other contestant c ('' when none). */
 export function subjectTable(
   figures: Figures,
   contestants: readonly ContestantName[],
@@ -289,7 +289,7 @@ export function subjectTable(
       ...others.map((c) => formatRatio(ratio(figures[subject]?.[m.key], figures[c]?.[m.key]))),
     ])
     .filter((r) => r.slice(1).some((cell) => cell !== 'n/a'));
-  return formatTable([`${subject} ÷`, ...others], rows);
+  return rows.length === 0 ? '' : formatTable([`${subject} ÷`, ...others], rows);
 }
 
 export function targetsTable(outcomes: readonly TargetOutcome[]): string {
@@ -309,9 +309,8 @@ export function targetsTable(outcomes: readonly TargetOutcome[]): string {
 }
 
 export function anchorsTable(figures: Figures): string {
-  return formatTable(
-    ['issue 7 anchor', 'issue', 'this run'],
-    issueAnchors.map((a) => {
+  const rows = issueAnchors
+    .map((a) => {
       const def = metricDefs.find((m) => m.key === a.metric);
       const mine = figures[a.contestant]?.[a.metric];
       return [
@@ -319,6 +318,7 @@ export function anchorsTable(figures: Figures): string {
         a.absolute ? formatFigure(a.value) : formatRatio(a.value),
         a.absolute ? formatFigure(mine) : formatRatio(ratio(mine, figures.direct?.[a.metric])),
       ];
-    }),
-  );
+    })
+    .filter((row) => row[2] !== 'n/a');
+  return rows.length === 0 ? '' : formatTable(['issue 7 anchor', 'issue', 'this run'], rows);
 }

@@ -3,11 +3,11 @@
  * measurement of one test against one contestant (with the proxy's CPU and event-loop lag).
  */
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchOptions, TestName } from './args.js';
 import type { ContestantSpec, LaunchContext } from './contestants.js';
 import { callLoadgen, readLag, resetLag } from './ipc.js';
 import {
+  fdLimitOf,
   freePort,
   logTail,
   spawnManaged,
@@ -29,7 +29,6 @@ import {
   type NativeTools,
 } from './helpers.js';
 import type { Job, LatencyResult, RateResult } from './workloads.js';
-import type { IdleResult } from './idle-workload.js';
 
 const HOST = '127.0.0.1';
 const MiB = 1024 * 1024;
@@ -59,6 +58,8 @@ export class Runner {
     readonly loadgen: Managed,
     readonly nofile: number,
     readonly native: NativeTools | undefined,
+    /** RLIMIT_NOFILE the children really got (root without CAP_SYS_RESOURCE cannot raise it). */
+    readonly fdLimit: number,
   ) {}
 
   static async start(
@@ -78,7 +79,13 @@ export class Runner {
         ? await startNodeTargets(ctx, nofile)
         : await startNativeTargets(native.targets, ctx, nofile);
     const loadgen = nodeChild('loadgen', 'loadgen.ts', ctx, nofile);
-    return new Runner(opts, ctx, targets, ports, loadgen, nofile, native);
+    const fdLimit = fdLimitOf(targets.pid) ?? nofile;
+    if (fdLimit < nofile) {
+      log(
+        `note: children get ${fdLimit} file descriptors, not ${nofile} (the hard limit cannot be raised here)`,
+      );
+    }
+    return new Runner(opts, ctx, targets, ports, loadgen, nofile, native, fdLimit);
   }
 
   get echoDests(): Endpoint[] {
@@ -248,6 +255,10 @@ export class Runner {
       ({ errors, firstError } = res);
       loadgenCpu = res.cpuPct;
     }
+    // A test that failed outright (e.g. UDP ASSOCIATE refused) has no figure, not a zero one.
+    if (errors > 0 && Object.values(values).every((v) => !(v > 0))) {
+      for (const k of Object.keys(values) as MetricKey[]) values[k] = Number.NaN;
+    }
     const lag = r.managed !== undefined && r.spec.node ? await readLag(r.managed.child) : undefined;
     const cpu = this.cpuSince(before, r);
     return {
@@ -259,78 +270,8 @@ export class Runner {
     };
   }
 
-  /**
-   * Memory per idle tunnel on a freshly started contestant: RSS after holding N tunnels (each
-   * opened, echoed once, then left idle) minus RSS before, divided by N.
-   */
-  async measureIdle(
-    spec: ContestantSpec,
-    requested: number,
-    log: (line: string) => void,
-  ): Promise<Measurement> {
-    const count = Math.min(requested, spec.idleCap?.tunnels ?? requested);
-    if (count < requested)
-      log(`  ${spec.name}: capped at ${count} tunnels — ${spec.idleCap?.why ?? ''}`);
-    const r = await this.startContestant(spec);
-    try {
-      const pid = r.managed!.pid;
-      // Several source addresses: each (source, destination) pair has ~28 000 ephemeral ports.
-      const sources = Array.from(
-        { length: Math.max(1, Math.ceil(count / 16_000)) },
-        (_, i) => `127.0.0.${i + 2}`,
-      );
-      const open = (n: number): Promise<IdleResult> =>
-        this.job<IdleResult>(
-          {
-            kind: 'idle-open',
-            proxy: r.proxy,
-            dests: this.echoDests,
-            localAddresses: sources,
-            count: n,
-            concurrency: 128,
-            timeoutMs: Math.max(30_000, n * 2),
-          },
-          Math.max(30_000, n * 2) + 30_000,
-        );
-      // Warm up (code paths, pools), then let it settle before the baseline.
-      await open(Math.min(200, count));
-      await this.job<IdleResult>({ kind: 'idle-close' }, 30_000);
-      await sleep(1000);
-      const base = treeStats(pid, true);
-      const before = this.cpu(r);
-      const opened = await open(count);
-      log(
-        `  ${spec.name}: ${opened.opened} tunnels open in ${(opened.elapsedMs / 1000).toFixed(1)} s` +
-          (opened.errors > 0 ? `, ${opened.errors} errors (${opened.firstError ?? '?'})` : ''),
-      );
-      await sleep(1500);
-      const held = treeStats(pid, true);
-      const check = await this.job<IdleResult>({ kind: 'idle-check', sample: 200 }, 60_000);
-      await this.job<IdleResult>({ kind: 'idle-close' }, 60_000);
-      const n = Math.max(1, opened.opened);
-      const errors = opened.errors + check.errors + (opened.opened - check.alive);
-      return {
-        values: { idleKiB: (held.rssKiB - base.rssKiB) / n },
-        errors,
-        firstError: opened.firstError ?? check.firstError,
-        cpuPct: this.cpuSince(before, r),
-        extra: {
-          requested,
-          tunnels: opened.opened,
-          alive: check.alive,
-          pssKiBPerTunnel: (held.pssKiB - base.pssKiB) / n,
-          baseRssKiB: base.rssKiB,
-          heldRssKiB: held.rssKiB,
-          processes: held.processes,
-          sourceAddresses: sources.length,
-        },
-      };
-    } finally {
-      await this.stopContestant(r);
-    }
-  }
-
-  private cpu(r: Running): {
+  /** CPU counters of the proxy, load generator and targets, to diff with {@link cpuSince}. */
+  cpu(r: Running): {
     at: number;
     proxy?: TreeStats;
     loadgen: TreeStats;
@@ -344,7 +285,7 @@ export class Runner {
     };
   }
 
-  private cpuSince(before: ReturnType<Runner['cpu']>, r: Running): Measurement['cpuPct'] {
+  cpuSince(before: ReturnType<Runner['cpu']>, r: Running): Measurement['cpuPct'] {
     const now = this.cpu(r);
     const seconds = (now.at - before.at) / 1000;
     const pct = (a: TreeStats | undefined, b: TreeStats | undefined): number =>
