@@ -209,6 +209,30 @@ const microsocks: ContestantSpec = {
   }),
 };
 
+/** Descriptors a process keeps for itself (listeners, IPC, stdio, libuv) beyond its tunnels. */
+export const FD_RESERVE = 512;
+
+/** How many tunnels this contestant can be asked to hold here, and why fewer than asked. */
+export function idleCount(
+  spec: ContestantSpec,
+  ctx: LaunchContext,
+  requested: number,
+  fdLimit: number,
+): { count: number; why?: string } {
+  let count = requested;
+  let why: string | undefined;
+  if (spec.idleCap !== undefined && spec.idleCap.tunnels < count) {
+    count = spec.idleCap.tunnels;
+    why = spec.idleCap.why;
+  }
+  const fdCap = Math.floor((fdLimit - FD_RESERVE) / 2);
+  if (spec.singleProcess(ctx) && fdCap < count) {
+    count = fdCap;
+    why = `one process holds 2 descriptors per tunnel and may open ${fdLimit}`;
+  }
+  return why === undefined ? { count } : { count, why };
+}
+
 export const contestantSpecs: Readonly<Record<ContestantName, ContestantSpec>> = {
   direct,
   ferry,

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContestantSpec, LaunchContext } from './contestants.js';
+import { FD_RESERVE, idleCount, type ContestantSpec } from './contestants.js';
 import { nodeChild, startNativeTargets, startNodeTargets } from './helpers.js';
 import type { IdleJob, IdleResult } from './idle-workload.js';
 import { callLoadgen } from './ipc.js';
@@ -21,8 +21,6 @@ import type { Measurement, Runner } from './runner.js';
 import type { Endpoint } from './socks5-client.js';
 
 const HOST = '127.0.0.1';
-/** Descriptors a process keeps for itself (listeners, IPC, stdio, libuv) beyond its tunnels. */
-const FD_RESERVE = 512;
 
 interface Shard {
   readonly loadgen: Managed;
@@ -79,27 +77,6 @@ function sum(results: IdleResult[]): IdleResult {
     elapsedMs: Math.max(0, ...results.map((r) => r.elapsedMs)),
     firstError: results.find((r) => r.firstError !== undefined)?.firstError,
   };
-}
-
-/** How many tunnels this contestant can be asked to hold here, and why fewer than asked. */
-export function idleCount(
-  spec: ContestantSpec,
-  ctx: LaunchContext,
-  requested: number,
-  fdLimit: number,
-): { count: number; why?: string } {
-  let count = requested;
-  let why: string | undefined;
-  if (spec.idleCap !== undefined && spec.idleCap.tunnels < count) {
-    count = spec.idleCap.tunnels;
-    why = spec.idleCap.why;
-  }
-  const fdCap = Math.floor((fdLimit - FD_RESERVE) / 2);
-  if (spec.singleProcess(ctx) && fdCap < count) {
-    count = fdCap;
-    why = `one process holds 2 descriptors per tunnel and may open ${fdLimit}`;
-  }
-  return why === undefined ? { count } : { count, why };
 }
 
 export async function measureIdle(

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BenchUsageError, parseBenchArgs } from '../../bench/args.js';
+import { contestantSpecs, danteConfig, idleCount } from '../../bench/contestants.js';
 import {
   formatFigure,
   formatRatio,
@@ -182,4 +183,35 @@ test('the bench client writes the RFC 1928 §4 CONNECT request it means to', () 
     [0x05, 0x01, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0x1f, 0x90],
   );
   assert.throws(() => requestBytes(0x01, { host: '::1', port: 1 }), /IPv4 only/);
+});
+
+test('idleCount caps single-process proxies by their fd limit and Dante by memory', () => {
+  const ctx = {
+    repoRoot: '/r',
+    tmpDir: '/t',
+    ferryDir: '/f',
+    ferryArgs: [] as string[],
+    ferryNodeArgs: [] as string[],
+    maxTunnels: 100_000,
+  };
+  // (20 000 - 512 reserved) / 2 descriptors per tunnel
+  assert.deepEqual(idleCount(contestantSpecs.ferry, ctx, 100_000, 20_000).count, 9744);
+  assert.match(idleCount(contestantSpecs.ferry, ctx, 100_000, 20_000).why ?? '', /20000/);
+  assert.deepEqual(idleCount(contestantSpecs.ferry, ctx, 5000, 20_000), { count: 5000 });
+  // cluster mode: tunnels spread over workers, each with its own limit
+  const workers = { ...ctx, ferryArgs: ['--workers', '12'] };
+  assert.deepEqual(idleCount(contestantSpecs.ferry, workers, 100_000, 20_000), { count: 100_000 });
+  assert.equal(idleCount(contestantSpecs.dante, ctx, 100_000, 1_000_000).count, 10_000);
+  assert.equal(idleCount(contestantSpecs.microsocks, ctx, 100_000, 1_000_000).count, 10_000);
+  assert.deepEqual(idleCount(contestantSpecs['naive-node'], ctx, 100_000, 1_000_000), {
+    count: 100_000,
+  });
+});
+
+test('the Dante config passes loopback clients, CONNECT and UDP, and sends from 127.0.0.3', () => {
+  const conf = danteConfig(10_080);
+  assert.match(conf, /^internal: 127\.0\.0\.1 port = 10080$/m);
+  assert.match(conf, /^external: 127\.0\.0\.3$/m);
+  assert.match(conf, /^socksmethod: none$/m);
+  assert.match(conf, /command: connect udpassociate udpreply/);
 });
