@@ -18,6 +18,7 @@ import {
 import { contestantSpecs } from './contestants.js';
 import {
   anchorsTable,
+  compareAnchors,
   figuresTable,
   formatFigure,
   judgeTargets,
@@ -262,6 +263,7 @@ async function main(): Promise<void> {
     ratios: pairwiseRatios(figures),
     subject,
     targets: outcomes,
+    anchors: compareAnchors(figures),
   };
   const json = `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
   if (opts.json !== undefined) {

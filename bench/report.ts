@@ -308,17 +308,42 @@ export function targetsTable(outcomes: readonly TargetOutcome[]): string {
   );
 }
 
+export interface AnchorOutcome {
+  readonly contestant: ContestantName;
+  readonly metric: MetricKey;
+  readonly absolute: boolean;
+  /** What issue 7 quotes. */
+  readonly issue: number;
+  /** The same figure in this run (ratio to direct unless absolute); NaN when not measured. */
+  readonly measured: number;
+}
+
+/** Issue 7's anchors beside this run's figures. */
+export function compareAnchors(figures: Figures): AnchorOutcome[] {
+  return issueAnchors.map((a) => {
+    const mine = figures[a.contestant]?.[a.metric];
+    return {
+      contestant: a.contestant,
+      metric: a.metric,
+      absolute: a.absolute,
+      issue: a.value,
+      measured: a.absolute ? (mine ?? Number.NaN) : ratio(mine, figures.direct?.[a.metric]),
+    };
+  });
+}
+
+/** The anchors that were measured in this run ('' when none). */
 export function anchorsTable(figures: Figures): string {
-  const rows = issueAnchors
+  const rows = compareAnchors(figures)
+    .filter((a) => Number.isFinite(a.measured))
     .map((a) => {
       const def = metricDefs.find((m) => m.key === a.metric);
-      const mine = figures[a.contestant]?.[a.metric];
+      const show = a.absolute ? formatFigure : formatRatio;
       return [
         `${a.contestant} ${def?.label ?? a.metric}${a.absolute ? ` (${def?.unit ?? ''})` : ' vs direct'}`,
-        a.absolute ? formatFigure(a.value) : formatRatio(a.value),
-        a.absolute ? formatFigure(mine) : formatRatio(ratio(mine, figures.direct?.[a.metric])),
+        show(a.issue),
+        show(a.measured),
       ];
-    })
-    .filter((row) => row[2] !== 'n/a');
+    });
   return rows.length === 0 ? '' : formatTable(['issue 7 anchor', 'issue', 'this run'], rows);
 }
