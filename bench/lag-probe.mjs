@@ -3,7 +3,6 @@
 // channel the bench opened: { benchLag: 'reset' } starts a window, { benchLag: 'read', id } reports
 // it in ms. Costs one libuv timer every BENCH_LAG_RESOLUTION_MS (default 10) ms; plain JS so that
 // the contestant need not load tsx.
-/* global process */
 import cluster from 'node:cluster';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 

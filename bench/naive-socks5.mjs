@@ -3,7 +3,6 @@
 // (IPv4 + domain), stream.pipe() relay. Naive on purpose: it assumes each handshake message
 // arrives in one 'data' event and does no timeouts, limits or error mapping.
 // usage: node naive-socks5.mjs PORT [HOST]
-/* global process, Buffer */
 import net from 'node:net';
 import dgram from 'node:dgram';
 
