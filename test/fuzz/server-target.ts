@@ -32,6 +32,8 @@ import {
 import { DnsResolver } from '../../src/dial/resolver.js';
 import { resolveAllowed } from '../../src/dial/destination.js';
 import { SocksDialError } from '../../src/errors.js';
+import { decodeProxyHeader } from '../../src/protocol/proxy-protocol.js';
+import { NEED_MORE } from '../../src/protocol/decode.js';
 import {
   channelNames,
   type DialStartEvent,
@@ -104,13 +106,22 @@ function variantOf(input: Uint8Array): { fin: boolean; yieldBetween: boolean; fl
 const FLOOD_CHUNKS = 16;
 const FLOOD_CHUNK = 1024;
 
-export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
+/**
+ * `proxied`: the session comes from a trusted load balancer and starts with a PROXY protocol
+ * header (v1/v2). The header's end is found by ferry's own decoder (fuzzed as a decoder target
+ * on its own); everything after it must then behave exactly as a direct session.
+ */
+export function serverTarget(
+  name: string,
+  method: 0x00 | 0x02,
+  options: { proxied?: boolean } = {},
+): FuzzTarget {
+  const proxied = options.proxied === true;
   let echo: net.Server | undefined;
   let echoPort = 0;
   const echoSockets = new Set<net.Socket>();
   let finServer: FerryServer | undefined;
   let stallServer: FerryServer | undefined;
-  const live = new Map<number, Live>();
   let nextPort = 1;
   let users: UserDatabase | undefined;
   const rules = (): ReturnType<typeof compilePolicy> =>
@@ -132,16 +143,27 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
     });
   const resolver = new ZoneResolver();
 
+  // Sessions are matched to inputs by their record (the same object in every event; ids repeat
+  // across the two servers): the session starts synchronously inside handleConnection, and a
+  // PROXY header later changes the record's client address and port.
+  const bySession = new Map<object, Live>();
+  let starting: Live | undefined;
+  const onStart = (message: unknown): void => {
+    const e = message as SessionEvent;
+    if (starting !== undefined) bySession.set(e.session, starting);
+  };
   const onDial = (message: unknown): void => {
     const e = message as DialStartEvent;
-    const s = e.session === undefined ? undefined : live.get(e.session.clientPort);
+    const s = e.session === undefined ? undefined : bySession.get(e.session);
     if (s === undefined) return;
     s.dials.push({ host: e.host, port: e.port, consumed: s.socket.consumed });
   };
   const onEnd = (message: unknown): void => {
     const e = message as SessionEvent;
-    const s = live.get(e.session.clientPort);
-    if (s !== undefined) s.record = { ...e.session };
+    const s = bySession.get(e.session);
+    if (s === undefined) return;
+    s.record = { ...e.session };
+    bySession.delete(e.session);
   };
 
   async function listenEcho(): Promise<void> {
@@ -191,7 +213,11 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
 
   return {
     name,
-    corpus: method === 0x00 ? ['socks5-client-noauth'] : ['socks5-client-userpass'],
+    corpus: proxied
+      ? ['proxied-socks5-noauth']
+      : method === 0x00
+        ? ['socks5-client-noauth']
+        : ['socks5-client-userpass'],
     maxInput: 1200,
     concurrency: 32,
     weight: 4,
@@ -208,20 +234,29 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
         authFailureLimit: 0,
         connectTimeout: 5000,
         maxConnections: 100_000,
+        trustedProxies: ['127.0.0.1/32'],
       };
       finServer = createServer({ ...common, handshakeTimeout: END_WITHIN_MS * 2 });
       stallServer = createServer({ ...common, handshakeTimeout: STALL_DEADLINE_MS });
+      diagnosticsChannel.subscribe(channelNames.sessionStart, onStart);
       diagnosticsChannel.subscribe(channelNames.dialStart, onDial);
       diagnosticsChannel.subscribe(channelNames.sessionEnd, onEnd);
     },
     prepare: (entry) => withPort(entry, echoPort),
     validate: (entry) => {
-      const m = modelStream(entry, method, { user: USER, password: PASSWORD });
+      let at = 0;
+      if (proxied) {
+        const h = decodeProxyHeader(entry);
+        if (h === NEED_MORE) fail('corpus', 'incomplete PROXY header');
+        at = h.length;
+      }
+      const m = modelStream(entry.subarray(at), method, { user: USER, password: PASSWORD });
       if (m.greeting.kind !== 'ok') fail('corpus', `greeting ${m.greeting.kind}`);
       if (m.request !== undefined && m.request.kind === 'malformed')
         fail('corpus', 'malformed request');
     },
     async teardown() {
+      diagnosticsChannel.unsubscribe(channelNames.sessionStart, onStart);
       diagnosticsChannel.unsubscribe(channelNames.dialStart, onDial);
       diagnosticsChannel.unsubscribe(channelNames.sessionEnd, onEnd);
       const active = (finServer?.stats.active ?? 0) + (stallServer?.stats.active ?? 0);
@@ -246,11 +281,37 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
         for (let i = 1; i <= FLOOD_CHUNKS; i++) ends.push(input.length + i * FLOOD_CHUNK);
       }
       ends = [...new Set(ends)].filter((e) => e > 0).sort((a, b) => a - b);
-      const chunkEnd = (offset: number): number => ends.find((e) => e >= offset) ?? stream.length;
+      // With a PROXY header, the SOCKS stream starts after it; a bad or incomplete header means
+      // nothing may be answered or dialled at all.
+      let prefix = 0;
+      let header: 'absent' | 'ok' | 'refused' = 'absent';
+      if (proxied) {
+        try {
+          const h = decodeProxyHeader(stream);
+          if (h === NEED_MORE) header = 'refused';
+          else {
+            prefix = h.length;
+            header = 'ok';
+          }
+        } catch {
+          header = 'refused';
+        }
+      }
+      const socks = stream.subarray(prefix);
+      const chunkEnd = (offset: number): number =>
+        (ends.find((e) => e >= offset + prefix) ?? stream.length) - prefix;
 
       const port = nextPort;
       nextPort = (nextPort % 65_000) + 1;
-      const model = modelStream(stream, method, { user: USER, password: PASSWORD });
+      const model: StreamModel =
+        header === 'refused'
+          ? {
+              greeting: { kind: 'incomplete' },
+              method: undefined,
+              auth: undefined,
+              request: undefined,
+            }
+          : modelStream(socks, method, { user: USER, password: PASSWORD });
       let allSent = false;
       const socket = new MemorySocket({
         remotePort: port,
@@ -263,11 +324,13 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
         },
       });
       const state: Live = { socket, dials: [], record: undefined, error: undefined };
-      live.set(port, state);
       const closed = once(socket, 'close');
       try {
         try {
-          server.handleConnection(socket.asSocket);
+          starting = state;
+          server.handleConnection(socket.asSocket, { proxyProtocol: proxied });
+          starting = undefined;
+          if (![...bySession.values()].includes(state)) fail('sessions-end', 'no session started');
           for (const piece of pieces(stream, ends.slice(0, -1))) {
             socket.send(piece);
             if (variant.yieldBetween) await new Promise((r) => setImmediate(r));
@@ -293,17 +356,21 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
             'a FIN during the handshake did not end the session: it waited for the deadline',
           );
         }
-        await verify(model, stream, chunkEnd, state, record, variant.fin);
+        await verify(model, socks, prefix, chunkEnd, state, record, variant.fin);
       } finally {
-        live.delete(port);
         if (!socket.destroyed) socket.destroy();
       }
     },
   };
 
+  /**
+   * `stream` is the SOCKS part of what the client sent, after `prefix` octets of PROXY header;
+   * `chunkEnd` counts within it.
+   */
   async function verify(
     model: StreamModel,
     stream: Uint8Array,
+    prefix: number,
     chunkEnd: (offset: number) => number,
     state: Live,
     record: SessionRecord,
@@ -317,10 +384,10 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
     const readAhead = (what: string, endOffset: number, answers: number | undefined): void => {
       if (answers === undefined) return;
       const write = state.socket.writes.find((w) => w.outputLength >= endOffset);
-      if (write !== undefined && write.consumed > chunkEnd(answers)) {
+      if (write !== undefined && write.consumed - prefix > chunkEnd(answers)) {
         fail(
           'bounded-read-ahead',
-          `${what} written after reading ${write.consumed} octets; the message ended at ${answers}, its chunk at ${chunkEnd(answers)}`,
+          `${what} written after reading ${write.consumed - prefix} octets; the message ended at ${answers}, its chunk at ${chunkEnd(answers)}`,
         );
       }
     };
@@ -368,10 +435,10 @@ export function serverTarget(name: string, method: 0x00 | 0x02): FuzzTarget {
           `dialled ${d.host}:${d.port}; the checked destination was ${decision.dial.host}:${decision.dial.port}`,
         );
       }
-      if (d.consumed > chunkEnd(r.end)) {
+      if (d.consumed - prefix > chunkEnd(r.end)) {
         fail(
           'bounded-read-ahead',
-          `dialled after reading ${d.consumed} octets; the request ended at ${r.end}`,
+          `dialled after reading ${d.consumed - prefix} octets; the request ended at ${r.end}`,
         );
       }
     }

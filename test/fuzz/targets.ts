@@ -138,6 +138,7 @@ export const targets: readonly FuzzTarget[] = [
   // The whole server over an in-memory socket
   serverTarget('server-noauth', 0x00),
   serverTarget('server-userpass', 0x02),
+  serverTarget('server-proxied', 0x00, { proxied: true }),
   // Slots for what is still being built: UDP reassembly (bindudp), HTTP request head and the
   // SOCKS4/HTTP server dialects (dialects), GSS-API server method (gssapi).
 ];
