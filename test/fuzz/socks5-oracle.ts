@@ -3,6 +3,10 @@
  * from the RFCs and not from ferry's decoders: where each message ends, whether it is valid, and
  * so what a correct server must answer. The whole-server fuzz target compares ferry with it.
  */
+import { replyForError } from '../../src/errors.js';
+import { checkDials, checkEcho, hex, type DialectOracle } from './server-target.js';
+import { PASSWORD, USER, type Decision } from './server-harness.js';
+import { fail } from './target.js';
 
 export type GreetingModel =
   | { kind: 'incomplete' }
@@ -177,4 +181,110 @@ export function expectedAnswers(model: StreamModel): {
     return { messages, replyPending: false };
   }
   return { messages, replyPending: true };
+}
+
+// --- The SOCKS5 oracle for the whole-server target ---------------------------------------------
+
+const textEncoder = new TextEncoder();
+
+/** 10 for an IPv4 BND, 22 for IPv6 (ferry never answers with a name). */
+function replyLength(out: Uint8Array, at: number): number | undefined {
+  const atyp = out[at + 3];
+  return atyp === 0x01 ? 10 : atyp === 0x04 ? 22 : undefined;
+}
+
+function describe(model: StreamModel): string {
+  return JSON.stringify(model, (_k, v: unknown) => (v instanceof Uint8Array ? hex(v) : v));
+}
+
+/** The REPs a correct server may send for a valid request, given what the rules decided. */
+function expectedReplies(command: number, decision: Decision | undefined): number[] {
+  if (command !== 0x01) return [0x02, 0x07]; // BIND/UDP: denied by the fuzz rules, or unsupported
+  if (decision === undefined) return [];
+  if ('dial' in decision) return [0x00];
+  return [replyForError(decision.refused)];
+}
+
+/**
+ * SOCKS5 with method 00 or 02 (user alice / secret): the answers of {@link expectedAnswers}, then
+ * the reply for what the rules decide, then the echo.
+ */
+export function socks5Oracle(method: 0x00 | 0x02): DialectOracle<StreamModel> {
+  const credentials = { user: textEncoder.encode(USER), password: textEncoder.encode(PASSWORD) };
+  return {
+    dialect: 'socks5',
+    corpus: method === 0x00 ? ['socks5-client-noauth'] : ['socks5-client-userpass'],
+    users: method === 0x02,
+    model: (stream) => modelStream(stream, method, credentials),
+    validate: (entry) => {
+      const m = modelStream(entry, method, credentials);
+      if (m.greeting.kind !== 'ok') fail('corpus', `greeting ${m.greeting.kind}`);
+      if (m.request?.kind === 'malformed') fail('corpus', 'malformed request');
+    },
+    succeeded: (out, model) => {
+      const at = expectedAnswers(model).messages.reduce((n, m) => n + m.bytes.length, 0);
+      return out.length >= at + 10 && out[at] === VER && out[at + 1] === 0x00;
+    },
+    verify: async (v) => {
+      const { model, output: out } = v;
+      const { messages, replyPending } = expectedAnswers(model);
+      let at = 0;
+      for (const m of messages) {
+        const got = out.subarray(at, at + m.bytes.length);
+        if (got.length === 0 && v.cutShort) return;
+        if (!Buffer.from(m.bytes).equals(got)) {
+          fail(
+            'answers',
+            `expected ${m.what} ${hex(m.bytes)} at output ${at}, got ${hex(got)} (output ${hex(out.subarray(0, 64))}, end ${v.record.endReason})`,
+          );
+        }
+        if (m.what === 'reply') {
+          const length = replyLength(out, at);
+          if (length === undefined || out.length < at + length)
+            fail('answers', `a short reply ${hex(out.subarray(at))}`);
+          at += length;
+        } else {
+          at += m.bytes.length;
+        }
+        v.readAhead(m.what, at, m.answers);
+      }
+      const r = model.request;
+      const decision =
+        replyPending && r?.kind === 'ok' && r.command === 0x01
+          ? await v.decide(r.host, r.port, method === 0x02 ? USER : undefined)
+          : undefined;
+      checkDials(v, decision, r?.kind === 'ok' ? r.end : 0, () => describe(model));
+      if (!replyPending || r?.kind !== 'ok') {
+        if (out.length !== at)
+          fail('answers', `unexpected output after the answers: ${hex(out.subarray(at, at + 32))}`);
+        return;
+      }
+      if (out.length === at) {
+        if (v.cutShort) return;
+        fail(
+          'answers',
+          `no reply to a complete request (${describe(model)}; end ${v.record.endReason})`,
+        );
+      }
+      const length = replyLength(out, at);
+      if (length === undefined || out[at] !== VER || out[at + 2] !== 0x00) {
+        fail('answers', `malformed reply ${hex(out.subarray(at, at + 24))}`);
+      }
+      if (out.length < at + length) fail('answers', `a short reply ${hex(out.subarray(at))}`);
+      const rep = out[at + 1]!;
+      const allowed = expectedReplies(r.command, decision);
+      if (!allowed.includes(rep)) {
+        fail('answers', `REP ${rep} for ${describe(model)}; expected one of ${allowed.join(',')}`);
+      }
+      if (v.record.reply !== rep)
+        fail('answers', `the record says REP ${v.record.reply}, the wire ${rep}`);
+      at += length;
+      v.readAhead('reply', at, r.end);
+      if (rep !== 0x00) {
+        if (out.length !== at) fail('answers', `${out.length - at} octets after a failure reply`);
+        return;
+      }
+      checkEcho(v, at, r.end);
+    },
+  };
 }

@@ -40,6 +40,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { decoder, fail, wholeDecoder, type FuzzTarget } from './target.js';
 import { clientSessionTarget, serverSessionTarget } from './machines.js';
 import { serverTarget } from './server-target.js';
+import { socks5Oracle } from './socks5-oracle.js';
 
 export const targets: readonly FuzzTarget[] = [
   // SOCKS5 (RFC 1928)
@@ -136,9 +137,12 @@ export const targets: readonly FuzzTarget[] = [
   clientSessionTarget('client-session-v4-connect', 4, Command.Connect),
   clientSessionTarget('client-session-v4-bind', 4, Command.Bind),
   // The whole server over an in-memory socket
-  serverTarget('server-noauth', 0x00),
-  serverTarget('server-userpass', 0x02),
-  serverTarget('server-proxied', 0x00, { proxied: true }),
+  serverTarget('server-noauth', socks5Oracle(0x00)),
+  serverTarget('server-userpass', socks5Oracle(0x02)),
+  serverTarget('server-proxied', socks5Oracle(0x00), {
+    proxied: true,
+    corpus: ['proxied-socks5-noauth'],
+  }),
   // Slots for what is still being built: UDP reassembly (bindudp), HTTP request head and the
   // SOCKS4/HTTP server dialects (dialects), GSS-API server method (gssapi).
 ];
