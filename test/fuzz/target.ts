@@ -73,7 +73,10 @@ function run<T>(decode: (b: Uint8Array) => DecodeResult<T>, bytes: Uint8Array): 
     r = decode(bytes);
   } catch (err) {
     expectTyped(err, SocksProtocolError);
-    return { kind: 'error', code: (err as SocksError).code };
+    // An HTTP error's status is part of the answer, so part of what must not depend on chunking.
+    const status = (err as { status?: unknown }).status;
+    const code = (err as SocksError).code;
+    return { kind: 'error', code: typeof status === 'number' ? `${code}/${status}` : code };
   }
   if (r === NEED_MORE) return { kind: 'more' };
   return { kind: 'value', value: r.value, length: r.length };
@@ -106,8 +109,8 @@ export interface DecoderSpec<T> {
  * - a message's `length` is within the input, and decoding exactly those octets gives the same
  *   message (no look-ahead);
  * - chunking does not matter: every prefix gives NEED_MORE until the message is complete, and
- *   then the same message; an error on a prefix is an error on the whole; NEED_MORE on the whole
- *   means NEED_MORE on every prefix;
+ *   then the same message; an error on a prefix is the same error (code, and HTTP status) on the
+ *   whole; NEED_MORE on the whole means NEED_MORE on every prefix;
  * - the encoder round-trips what was decoded.
  */
 export function checkDecoder<T>(
@@ -161,7 +164,10 @@ export function checkDecoder<T>(
         if (part.kind !== 'more') fail('chunking', where);
         break;
       case 'error':
-        if (part.kind === 'value') fail('chunking', where);
+        // The same bytes must get the same answer however they were cut.
+        if (part.kind === 'value' || (part.kind === 'error' && part.code !== whole.code)) {
+          fail('chunking', where);
+        }
         break;
     }
   }
