@@ -15,6 +15,8 @@ export const channelNames = {
   sessionStart: 'ferry:session:start',
   sessionEnd: 'ferry:session:end',
   auth: 'ferry:session:auth',
+  bindRefused: 'ferry:bind:refused',
+  udpDropped: 'ferry:udp:dropped',
 } as const;
 
 export interface ListeningEvent {
@@ -44,6 +46,27 @@ export interface AuthEvent {
   readonly success: boolean;
 }
 
+/** BIND: a connection to the listening socket from another address than DST.ADDR, closed. */
+export interface BindRefusedEvent {
+  readonly session: Readonly<SessionRecord>;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  /** The addresses the client named (DST.ADDR, resolved). */
+  readonly expected: readonly string[];
+}
+/**
+ * UDP ASSOCIATE: datagrams dropped (one event per drop decision; `count` > 1 when a fragment queue
+ * is abandoned). The CLI does not log these (a flood would flood the log); the access line has
+ * the totals by reason.
+ */
+export interface UdpDroppedEvent {
+  readonly session: Readonly<SessionRecord>;
+  readonly reason: string;
+  readonly count: number;
+  /** The source of the datagram that was dropped, when one was (`ip:port`). */
+  readonly from: string | undefined;
+}
+
 export const channels = {
   serverListening: diagnosticsChannel.channel(channelNames.serverListening),
   serverClosing: diagnosticsChannel.channel(channelNames.serverClosing),
@@ -52,6 +75,8 @@ export const channels = {
   sessionStart: diagnosticsChannel.channel(channelNames.sessionStart),
   sessionEnd: diagnosticsChannel.channel(channelNames.sessionEnd),
   auth: diagnosticsChannel.channel(channelNames.auth),
+  bindRefused: diagnosticsChannel.channel(channelNames.bindRefused),
+  udpDropped: diagnosticsChannel.channel(channelNames.udpDropped),
 } as const;
 
 /** Publishes only when someone listens, so building the payload costs nothing otherwise. */

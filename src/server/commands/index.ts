@@ -3,6 +3,7 @@ import { Command, commandNames, Reply } from '../../protocol/constants.js';
 import { SocksDialError } from '../../errors.js';
 import type { CommandContext } from './context.js';
 import { runConnect } from './connect.js';
+import { runBind } from './bind.js';
 
 export type CommandRunner = (ctx: CommandContext) => Promise<void> | void;
 
@@ -20,6 +21,6 @@ function notSupported(command: Command): CommandRunner {
 
 export const commandRunners: Readonly<Record<Command, CommandRunner>> = {
   [Command.Connect]: runConnect,
-  [Command.Bind]: notSupported(Command.Bind),
+  [Command.Bind]: runBind,
   [Command.UdpAssociate]: notSupported(Command.UdpAssociate),
 };
