@@ -10,16 +10,6 @@
  */
 import dgram from 'node:dgram';
 
-/** Unmaps `::ffff:a.b.c.d` to `a.b.c.d`; anything else is returned as is. */
-export function unmapIPv4(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
-/** The family of an IP literal's socket (an IPv4-mapped IPv6 address counts as IPv4). */
-export function ipFamily(address: string): 4 | 6 {
-  return unmapIPv4(address).includes(':') ? 6 : 4;
-}
-
 /**
  * The local address the kernel would use to reach `host` (an IP literal of family `family`).
  * Rejects with the socket error: ENETUNREACH, EHOSTUNREACH, EAFNOSUPPORT... (replyForError maps

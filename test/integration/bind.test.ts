@@ -101,6 +101,7 @@ describe('BIND', async () => {
     using ended = new ChannelLog<SessionEvent>('ferry:session:end');
     const { reader, reply } = await command(ferry.port, request(CMD_BIND, '127.0.0.1', 21));
     assert.equal(reply.rep, 0);
+    const clientPort = reader.socket.localPort;
 
     // On loopback the reset can beat the connect callback: either way the intruder is closed.
     const intruder = net.connect({ port: reply.port, host: reply.host, localAddress: '127.0.0.2' });
@@ -123,10 +124,9 @@ describe('BIND', async () => {
     const peerPort = peer.socket.localPort;
     reader.socket.destroy();
     peer.socket.destroy();
-    const end = await ended.waitFor(
-      (e) => e.session.command === 'bind' && e.session.bindRefused === 1,
-    );
+    const end = await ended.waitFor((e) => e.session.clientPort === clientPort);
     assert.equal(end.session.remote, `127.0.0.1:${peerPort}`);
+    assert.equal(end.session.bindRefused, 1);
   });
 
   it('DST.ADDR 0.0.0.0 accepts a peer from any address', async () => {
@@ -186,11 +186,12 @@ describe('BIND', async () => {
       using ended = new ChannelLog<SessionEvent>('ferry:session:end');
       const { socket, reply } = await command(ferry.port, request(CMD_BIND, '127.0.0.1', 0));
       assert.equal(reply.rep, 0);
+      const clientPort = socket.localPort;
       if (how === 'destroy') socket.destroy();
       else socket.end();
       // Probing the port before the server saw the close would race (the probe could be taken
       // for the peer), so wait for the session to end — within a second — then probe once.
-      const end = await ended.waitFor((e) => e.session.command === 'bind', 1000);
+      const end = await ended.waitFor((e) => e.session.clientPort === clientPort, 1000);
       assert.equal(end.session.endReason, 'client-closed');
       assert.equal(end.session.remote, undefined, 'no peer was accepted');
       assert.ok(await refusesConnections(reply.port, reply.host, 0), 'listener closed');

@@ -29,7 +29,8 @@ import { localAddressToward } from '../../dial/local-address.js';
 import { channels, publish } from '../../observability/channels.js';
 import type { CommandContext } from './context.js';
 import type { Connection } from '../connection.js';
-import { advertisedAddress, canonicalIp, hostResolverFor, isUnspecified } from './addresses.js';
+import { canonicalIp, isUnspecified } from '../../dial/ip-text.js';
+import { advertisedAddress, hostResolverFor } from './addresses.js';
 
 export const bindErrorCodes = {
   timeout: 'ERR_SOCKS_BIND_TIMEOUT',
