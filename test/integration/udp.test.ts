@@ -184,8 +184,10 @@ describe('UDP ASSOCIATE', async () => {
       await drops.waitFor((d) => d.from === `127.0.0.1:${otherPort.port}` && d.reason === 'source');
       const d2 = await drops.waitFor((d) => d.from === `127.0.0.2:${otherIp.port}`);
       assert.equal(d2.reason, 'source');
-      assert.equal(d2.session.udp?.dropped.source, 2);
-      assert.equal(d2.session.udp?.datagramsUp, 1);
+      const udp = d2.session.udp;
+      assert.ok(udp);
+      assert.equal(udp.dropped.source, 2);
+      assert.equal(udp.datagramsUp, 1);
       reader.socket.destroy();
     } finally {
       client.close();
