@@ -5,5 +5,6 @@ export * from './address.js';
 export * from './socks5.js';
 export * from './user-pass.js';
 export * from './udp.js';
+export * from './udp-reassembly.js';
 export * from './server-session.js';
 export * from '../errors.js';
