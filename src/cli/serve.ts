@@ -5,7 +5,14 @@ import { createServer, isLoopbackHost } from '../server/server.js';
 import { serverDefaults } from '../server/options.js';
 import { UserDatabase } from '../auth/users.js';
 import { createLogger, logLevels, wireServerLogs } from './log.js';
-import { collect, parseDuration, parseListenAddress, parsePositiveInt } from './parse.js';
+import {
+  collect,
+  parseDuration,
+  parseListenAddress,
+  parsePortRange,
+  parsePositiveInt,
+  parseSize,
+} from './parse.js';
 import { CliError } from './errors.js';
 
 interface ServeFlags {
@@ -18,10 +25,35 @@ interface ServeFlags {
   drainTimeout?: number;
   logLevel: LevelWithSilent;
   insecureOpenProxy?: boolean;
+  bindTimeout?: number;
+  externalAddress?: string[];
+  udpPorts?: { from: number; to: number };
+  udpIdleTimeout?: number;
+  udpReassembly: boolean;
+  udpReassemblyTimeout?: number;
+  udpMaxDatagramSize?: number;
+  udpReassemblyMemory?: number;
 }
 
+/** Option names in library errors → the flags that set them. */
+const flagFor: Readonly<Record<string, string>> = {
+  bindTimeout: '--bind-timeout',
+  externalAddress: '--external-address',
+  udpPorts: '--udp-ports',
+  udpIdleTimeout: '--udp-idle-timeout',
+  udpReassemblyTimeout: '--udp-reassembly-timeout',
+  udpMaxDatagramSize: '--udp-max-datagram-size',
+  udpReassemblyMemory: '--udp-reassembly-memory',
+};
+
 const ms = (n: number): string =>
-  n % 3_600_000 === 0 ? `${n / 3_600_000}h` : n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
+  n % 3_600_000 === 0
+    ? `${n / 3_600_000}h`
+    : n % 60_000 === 0
+      ? `${n / 60_000}m`
+      : n % 1000 === 0
+        ? `${n / 1000}s`
+        : `${n}ms`;
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -60,6 +92,42 @@ export function serveCommand(): Command {
       `on SIGTERM/SIGINT, time for sessions to finish (default: ${ms(serverDefaults.drainTimeout)})`,
       parseDuration,
     )
+    .option(
+      '--bind-timeout <duration>',
+      `BIND: wait this long for the peer's connection (default: ${ms(serverDefaults.bindTimeout)})`,
+      parseDuration,
+    )
+    .option(
+      '--external-address <ip>',
+      'behind NAT: the address to advertise in BIND and UDP ASSOCIATE replies; one per family, repeatable',
+      collect(String),
+    )
+    .option(
+      '--udp-ports <from-to>',
+      'UDP ASSOCIATE: take relay ports from this range, e.g. 40000-40999 (default: any)',
+      parsePortRange,
+    )
+    .option(
+      '--udp-idle-timeout <duration>',
+      `end a UDP association idle this long; 0 = never (default: ${ms(serverDefaults.udpIdleTimeout)})`,
+      parseDuration,
+    )
+    .option('--no-udp-reassembly', 'drop UDP fragments (FRAG != 0) instead of reassembling them')
+    .option(
+      '--udp-reassembly-timeout <duration>',
+      `RFC 1928 reassembly timer, at least 5s (default: ${ms(serverDefaults.udpReassemblyTimeout)})`,
+      parseDuration,
+    )
+    .option(
+      '--udp-max-datagram-size <size>',
+      `largest reassembled UDP datagram (default: ${serverDefaults.udpMaxDatagramSize / 1024}KiB)`,
+      parseSize,
+    )
+    .option(
+      '--udp-reassembly-memory <size>',
+      `memory for all UDP reassembly queues together (default: ${serverDefaults.udpReassemblyMemory / 1024 / 1024}MiB)`,
+      parseSize,
+    )
     .addOption(new Option('--log-level <level>', 'log level').choices(logLevels).default('info'))
     .option(
       '--insecure-open-proxy',
@@ -78,15 +146,7 @@ async function serve(flags: ServeFlags): Promise<void> {
           throw new CliError(`${err instanceof Error ? err.message : String(err)}.`, 2);
         });
   const log = createLogger(flags.logLevel);
-  const server = createServer({
-    users,
-    handshakeTimeout: flags.handshakeTimeout,
-    connectTimeout: flags.connectTimeout,
-    idleTimeout: flags.idleTimeout,
-    maxConnections: flags.maxConnections,
-    drainTimeout: flags.drainTimeout,
-    insecureOpenProxy: flags.insecureOpenProxy,
-  });
+  const server = createServerFromFlags(flags, users);
   const listen = flags.listen ?? [{ host: '127.0.0.1', port: 1080 }];
   wireServerLogs(log);
   try {
@@ -121,4 +181,38 @@ async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+function createServerFromFlags(
+  flags: ServeFlags,
+  users: UserDatabase | undefined,
+): ReturnType<typeof createServer> {
+  try {
+    return createServer({
+      users,
+      handshakeTimeout: flags.handshakeTimeout,
+      connectTimeout: flags.connectTimeout,
+      idleTimeout: flags.idleTimeout,
+      maxConnections: flags.maxConnections,
+      drainTimeout: flags.drainTimeout,
+      insecureOpenProxy: flags.insecureOpenProxy,
+      bindTimeout: flags.bindTimeout,
+      externalAddress: flags.externalAddress,
+      udpPorts: flags.udpPorts,
+      udpIdleTimeout: flags.udpIdleTimeout,
+      udpReassembly: flags.udpReassembly,
+      udpReassemblyTimeout: flags.udpReassemblyTimeout,
+      udpMaxDatagramSize: flags.udpMaxDatagramSize,
+      udpReassemblyMemory: flags.udpReassemblyMemory,
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== 'ERR_SOCKS_INVALID_OPTION') throw err;
+    // The library names the option; the user typed a flag.
+    const message = e.message.replace(
+      /^(\w+):/,
+      (_all, field: string) => `${flagFor[field] ?? field}:`,
+    );
+    throw new CliError(`${message}.`, 2);
+  }
 }
