@@ -15,6 +15,7 @@ export const channelNames = {
   sessionStart: 'ferry:session:start',
   sessionEnd: 'ferry:session:end',
   auth: 'ferry:session:auth',
+  authThrottled: 'ferry:auth:throttled',
   bindRefused: 'ferry:bind:refused',
   udpDropped: 'ferry:udp:dropped',
 } as const;
@@ -31,7 +32,7 @@ export interface ClosedEvent {
   readonly forced: number;
 }
 export interface ConnectionRejectedEvent {
-  readonly reason: 'max-connections' | 'closing';
+  readonly reason: 'max-connections' | 'per-ip-limit' | 'closing';
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
 }
@@ -44,6 +45,15 @@ export interface AuthEvent {
   /** The user name as the client sent it (never the password). */
   readonly user: string | undefined;
   readonly success: boolean;
+  /** True when the attempt was refused by the failure throttle, without checking the password. */
+  readonly throttled: boolean;
+}
+export interface AuthThrottledEvent {
+  readonly clientAddress: string;
+  /** Failures counted in the window when it tripped. */
+  readonly failures: number;
+  /** The window in ms; attempts fail at once until it ends. */
+  readonly window: number;
 }
 
 /** BIND: a connection to the listening socket from another address than DST.ADDR, closed. */
@@ -75,6 +85,7 @@ export const channels = {
   sessionStart: diagnosticsChannel.channel(channelNames.sessionStart),
   sessionEnd: diagnosticsChannel.channel(channelNames.sessionEnd),
   auth: diagnosticsChannel.channel(channelNames.auth),
+  authThrottled: diagnosticsChannel.channel(channelNames.authThrottled),
   bindRefused: diagnosticsChannel.channel(channelNames.bindRefused),
   udpDropped: diagnosticsChannel.channel(channelNames.udpDropped),
 } as const;

@@ -37,10 +37,16 @@ export interface SessionRecord {
   destination: string | undefined;
   /** The address actually connected to or bound (`ip:port`). */
   remote: string | undefined;
+  /** The access rule that decided the request (`default` when none matched). */
+  rule: string | undefined;
   /** The reply code sent (SOCKS5 REP); undefined when none was sent. */
   reply: number | undefined;
   bytesUp: number;
   bytesDown: number;
+  /** Milliseconds from accept to the end of the handshake (the first reply, or the refusal). */
+  handshakeMs: number | undefined;
+  /** Milliseconds the outgoing connect took (CONNECT). */
+  connectMs: number | undefined;
   /** Milliseconds from accept to end; set when the session ends. */
   duration: number | undefined;
   /** Why it ended: `closed`, `idle-timeout`, `handshake-timeout`, `auth-failed`, ... */
@@ -71,9 +77,12 @@ export function newSessionRecord(
     command: undefined,
     destination: undefined,
     remote: undefined,
+    rule: undefined,
     reply: undefined,
     bytesUp: 0,
     bytesDown: 0,
+    handshakeMs: undefined,
+    connectMs: undefined,
     duration: undefined,
     endReason: undefined,
     error: undefined,

@@ -10,7 +10,7 @@ describe('ferry serve: BIND and UDP flags', () => {
     [['--udp-reassembly-timeout', '1s'], '--udp-reassembly-timeout'],
     [['--udp-ports', '5000-4000'], '5000-4000'],
     [['--external-address', 'localhost'], '--external-address'],
-    [['--external-address', '10.0.0.1', '--external-address', '10.0.0.2'], '--external-address'],
+    [['--external-address', '10.0.0.1', '--external-address', '10.0.0.2'], 'externalAddress'],
     [['--udp-max-datagram-size', '12 parsecs'], '12 parsecs'],
     [['--bind-timeout', 'soon'], 'soon'],
   ] as const) {
