@@ -56,12 +56,16 @@ export interface AuthThrottledEvent {
   readonly window: number;
 }
 
-/** BIND: a connection to the listening socket from another address than DST.ADDR, closed. */
+/**
+ * BIND: a connection to the listening socket was refused (reset) — from another address than
+ * DST.ADDR (`address`), or denied by the access rules (`rule`) — and the wait goes on.
+ */
 export interface BindRefusedEvent {
   readonly session: Readonly<SessionRecord>;
   readonly peerAddress: string;
   readonly peerPort: number;
-  /** The addresses the client named (DST.ADDR, resolved). */
+  readonly reason: 'address' | 'rule';
+  /** The addresses the client named (DST.ADDR, resolved and allowed); empty for "any". */
   readonly expected: readonly string[];
 }
 /**

@@ -3,11 +3,11 @@
  * to one name costs one lookup, and a bounded queue for datagrams that arrive while their name is
  * being resolved (beyond the bound they are dropped, not buffered: a flood cannot grow it).
  */
-import type { HostResolver } from '../dial/host-resolver.js';
+import type { IpAddress } from '../rules/index.js';
 
-export interface Destination {
-  readonly ip: string;
-  readonly family: 4 | 6;
+/** What resolves names: the server's DnsResolver (src/dial/resolver.ts) fits. */
+export interface NameResolver {
+  resolve(host: string): Promise<readonly IpAddress[]>;
 }
 
 export interface PendingDatagram {
@@ -16,9 +16,7 @@ export interface PendingDatagram {
 }
 
 export interface NameCacheOptions {
-  readonly resolver: HostResolver;
-  /** Whether IPv6 destinations can be used (the socket is dual-stack). */
-  readonly ipv6: boolean;
+  readonly resolver: NameResolver;
   /** Most names remembered. Default 64. */
   readonly maxNames?: number;
   /** How long an answer is reused, ms. Default 30 000. */
@@ -30,13 +28,14 @@ export interface NameCacheOptions {
   readonly maxPendingBytes?: number;
   /** Called once per lookup with its answer (undefined on failure) and the datagrams it held. */
   readonly onResolved: (
-    answer: Destination | undefined,
+    name: string,
+    answer: readonly IpAddress[] | undefined,
     datagrams: readonly PendingDatagram[],
   ) => void;
 }
 
 interface Entry {
-  readonly answer: Destination | undefined;
+  readonly answer: readonly IpAddress[] | undefined;
   readonly expires: number;
 }
 
@@ -53,7 +52,7 @@ export class NameCache {
   }
 
   /** A cached answer; `null` for a remembered failure; undefined when the name must be looked up. */
-  get(host: string): Destination | null | undefined {
+  get(host: string): readonly IpAddress[] | null | undefined {
     const entry = this.#entries.get(host);
     if (entry === undefined) return undefined;
     if (entry.expires <= Date.now()) {
@@ -100,11 +99,10 @@ export class NameCache {
   }
 
   async #lookup(host: string): Promise<void> {
-    let answer: Destination | undefined;
+    let answer: readonly IpAddress[] | undefined;
     try {
-      const addresses = await this.#options.resolver.resolve(host);
-      const usable = addresses.find((a) => a.family === 4 || this.#options.ipv6);
-      answer = usable === undefined ? undefined : { ip: usable.address, family: usable.family };
+      answer = await this.#options.resolver.resolve(host);
+      if (answer.length === 0) answer = undefined;
     } catch {
       answer = undefined;
     }
@@ -116,10 +114,10 @@ export class NameCache {
       this.#pendingCount--;
       this.#pendingBytes -= d.data.length;
     }
-    this.#options.onResolved(answer, datagrams);
+    this.#options.onResolved(host, answer, datagrams);
   }
 
-  #remember(host: string, answer: Destination | undefined): void {
+  #remember(host: string, answer: readonly IpAddress[] | undefined): void {
     const ttl =
       answer === undefined ? (this.#options.negativeTtl ?? 5_000) : (this.#options.ttl ?? 30_000);
     this.#entries.delete(host);

@@ -10,7 +10,8 @@
  *
  * Client → remote: decode the header (malformed → dropped as `malformed`, never fatal), reassemble
  * fragments (src/protocol/udp-reassembly.ts) or drop them as `fragment` when reassembly is off,
- * resolve a domain (cached, bounded queue while resolving), send DATA.
+ * check the destination against the access rules (`denied`; names before and after DNS, as for
+ * CONNECT), resolve a domain (cached, bounded queue while resolving), send DATA.
  * Remote → client: prefix the header naming the sender (its IP and port), send to the client.
  *
  * Bounded under a flood: nothing queues per datagram without a cap — sends are refused as
@@ -26,9 +27,9 @@ import {
   type AbandonedSequence,
   type ByteBudget,
 } from '../protocol/udp-reassembly.js';
-import type { HostResolver } from '../dial/host-resolver.js';
 import { canonicalIp, unmapIPv4 } from '../dial/ip-text.js';
-import { NameCache, type Destination, type PendingDatagram } from './udp-names.js';
+import type { IpAddress, NameCheck, SessionPolicy } from '../rules/index.js';
+import { NameCache, type NameResolver, type PendingDatagram } from './udp-names.js';
 
 /** Octets the socket may have queued for sending before new datagrams are dropped. */
 export const MAX_SEND_QUEUE_BYTES = 1024 * 1024;
@@ -58,7 +59,9 @@ export interface UdpRelayOptions {
   readonly reassembly:
     | { readonly timeout: number; readonly maxDatagramSize: number; readonly budget: ByteBudget }
     | undefined;
-  readonly resolver: HostResolver;
+  readonly resolver: NameResolver;
+  /** The access rules for this association: every datagram's destination is checked. */
+  readonly policy: SessionPolicy;
   /** Updated live (the session record's `udp`). */
   readonly counters: UdpCounters;
   /** A drop decision: `count` datagrams for `reason`; `from` is the source when known. */
@@ -96,11 +99,7 @@ export class UdpRelay {
     this.#clientTarget = this.#target(options.clientAddress, this.#clientFamily);
     this.#reassembler =
       options.reassembly === undefined ? undefined : new FragmentReassembler(options.reassembly);
-    this.#names = new NameCache({
-      resolver: options.resolver,
-      ipv6: options.dual,
-      onResolved: this.#onResolved,
-    });
+    this.#names = new NameCache({ resolver: options.resolver, onResolved: this.#onResolved });
     socket.on('message', this.#onMessage);
     socket.on('error', () => undefined);
     if (options.idleTimeout > 0) this.#armIdle(options.idleTimeout);
@@ -168,26 +167,59 @@ export class UdpRelay {
     this.#armFragmentTimer(now);
   }
 
+  /** Checks the destination against the rules (names before and after DNS), then sends. */
   #route(address: SocksAddress, data: Uint8Array): void {
-    if (address.port === 0) {
+    const port = address.port;
+    if (port === 0) {
       this.#drop('bad-destination', 1, undefined);
       return;
     }
+    const policy = this.#options.policy;
     if (address.type !== 'domain') {
-      const ip = canonicalIp(address.host);
-      this.#send(ip, ip.includes(':') ? 6 : 4, address.port, data);
+      // The codec writes IPv4 dotted and IPv6 per RFC 5952; only IPv4-mapped needs folding.
+      const ip = address.type === 'ipv4' ? address.host : unmapIPv4(address.host);
+      const family = ip.includes(':') ? 6 : 4;
+      if (policy.checkAddress(ip, port).action === 'deny') this.#drop('denied', 1, undefined);
+      else this.#send(ip, family, port, data);
       return;
     }
-    const cached = this.#names.get(address.host);
-    if (cached === null) this.#drop('resolve', 1, undefined);
-    else if (cached !== undefined) this.#send(cached.ip, cached.family, address.port, data);
-    else if (!this.#names.wait(address.host, { port: address.port, data })) {
-      this.#drop('resolve-busy', 1, undefined);
+    const check = policy.checkDestination(address.host, port);
+    if (check.kind === 'invalid') {
+      this.#drop('bad-destination', 1, undefined);
+    } else if (check.kind === 'ip') {
+      if (check.verdict.action === 'deny') this.#drop('denied', 1, undefined);
+      else this.#send(check.ip.address, check.ip.family, port, data);
+    } else if (check.verdict?.action === 'deny') {
+      this.#drop('denied', 1, undefined); // decided by the name alone: no DNS query
+    } else {
+      const cached = this.#names.get(check.name);
+      if (cached === null) this.#drop('resolve', 1, undefined);
+      else if (cached !== undefined) this.#sendToName(check, cached, port, data);
+      else if (!this.#names.wait(check.name, { port, data }))
+        this.#drop('resolve-busy', 1, undefined);
     }
   }
 
+  /** A resolved name: only addresses the rules allow, of a family this socket can reach. */
+  #sendToName(
+    check: NameCheck,
+    addresses: readonly IpAddress[],
+    port: number,
+    data: Uint8Array,
+  ): void {
+    const result = check.checkAddresses(addresses);
+    if (result.verdict.action === 'deny') {
+      this.#drop('denied', 1, undefined);
+      return;
+    }
+    const target = result.allowed.find((a) => a.family === 4 || this.#options.dual);
+    if (target === undefined) this.#drop('family', 1, undefined);
+    else this.#send(target.address, target.family, port, data);
+  }
+
   readonly #onResolved = (
-    answer: Destination | undefined,
+    name: string,
+    answer: readonly IpAddress[] | undefined,
     datagrams: readonly PendingDatagram[],
   ): void => {
     if (this.#closed) return;
@@ -195,7 +227,12 @@ export class UdpRelay {
       this.#drop('resolve', datagrams.length, undefined);
       return;
     }
-    for (const d of datagrams) this.#send(answer.ip, answer.family, d.port, d.data);
+    for (const d of datagrams) {
+      // The port is part of the rules' decision: check each waiting datagram on its own.
+      const check = this.#options.policy.checkDestination(name, d.port);
+      if (check.kind === 'name') this.#sendToName(check, answer, d.port, d.data);
+      else this.#drop('bad-destination', 1, undefined);
+    }
   };
 
   #send(ip: string, family: 4 | 6, port: number, data: Uint8Array): void {

@@ -1,11 +1,8 @@
 /**
- * Helpers shared by BIND and UDP ASSOCIATE: the address a reply advertises (NAT), and the one
- * place that picks the name resolver.
+ * The address BIND and UDP ASSOCIATE replies advertise (NAT).
  */
-import { defaultHostResolver, type HostResolver } from '../../dial/host-resolver.js';
 import { canonicalIp, ipFamily } from '../../dial/ip-text.js';
 import type { ResolvedServerOptions } from '../options.js';
-import type { ServerContext } from '../connection.js';
 
 /**
  * What a reply should carry for a socket bound to `address`: the configured external address of
@@ -16,12 +13,4 @@ export function advertisedAddress(options: ResolvedServerOptions, address: strin
   const external =
     ipFamily(canonical) === 6 ? options.externalAddress.ipv6 : options.externalAddress.ipv4;
   return external ?? canonical;
-}
-
-/**
- * The resolver BIND and the UDP relay use for domain names. The one swap point for the rules
- * resolver of issue 6 (which has the same `resolve(host, { signal })` shape).
- */
-export function hostResolverFor(_server: ServerContext): HostResolver {
-  return defaultHostResolver();
 }

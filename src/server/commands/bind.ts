@@ -2,15 +2,18 @@
  * BIND (RFC 1928 §4 "BIND"; SOCKS4 uses the same two-reply exchange): listen for one connection
  * from the application server the client names, then relay exactly as CONNECT does.
  *
- * 1. Where to listen: on the local address this host uses toward DST.ADDR (a routing probe, see
- *    src/dial/local-address.ts), in DST.ADDR's family — the peer is going to connect to the address
- *    we report, so it must be the one on the route toward the peer. For an unspecified DST.ADDR
- *    (`0.0.0.0`/`::`: "any peer") there is no route to ask about; the address the client reached
- *    us on is used when it has the family, else the family's wildcard.
+ * 1. DST.ADDR is checked by the access rules as a CONNECT destination is (a name is resolved,
+ *    and only its allowed addresses may connect later). Then where to listen: on the local address
+ *    this host uses toward DST.ADDR (the configured `outbound` source address of that family, else
+ *    a routing probe, see src/dial/local-address.ts), in DST.ADDR's family — the peer is going to
+ *    connect to the address we report, so it must be the one on the route toward the peer. For an
+ *    unspecified DST.ADDR (`0.0.0.0`/`::`: "any peer") there is no route to ask about; the address
+ *    the client reached us on is used when it has the family, else the family's wildcard.
  * 2. First reply: that socket's real address and port, or `externalAddress` behind NAT.
  * 3. Each connection is checked: when DST.ADDR is a specific address (or a name, resolved), a
- *    connection from any other IP is refused — closed with a reset, counted in the session record
- *    (`bindRefused`), published on `ferry:bind:refused` — and the wait goes on. DST.PORT is not
+ *    connection from any other IP is refused; any peer is also checked by the rules
+ *    (`checkAddress`). A refused peer is closed with a reset, counted in the session record
+ *    (`bindRefused`), published on `ferry:bind:refused`, and the wait goes on. DST.PORT is not
  *    checked: clients send the application server's control port (FTP: 21) while its data
  *    connection comes from another (20, or ephemeral in passive-less setups).
  * 4. Second reply: the peer's address and port; then `conn.startRelay`.
@@ -26,11 +29,13 @@ import { Reply } from '../../protocol/constants.js';
 import { formatHostPort, type SocksAddress } from '../../protocol/address.js';
 import { SocksDialError } from '../../errors.js';
 import { localAddressToward } from '../../dial/local-address.js';
+import { resolveAllowed } from '../../dial/destination.js';
+import type { SessionPolicy } from '../../rules/index.js';
 import { channels, publish } from '../../observability/channels.js';
 import type { CommandContext } from './context.js';
 import type { Connection } from '../connection.js';
-import { canonicalIp, isUnspecified } from '../../dial/ip-text.js';
-import { advertisedAddress, hostResolverFor } from './addresses.js';
+import { canonicalIp, ipFamily, isUnspecified } from '../../dial/ip-text.js';
+import { advertisedAddress } from './addresses.js';
 
 export const bindErrorCodes = {
   timeout: 'ERR_SOCKS_BIND_TIMEOUT',
@@ -40,8 +45,10 @@ interface BindPlan {
   readonly family: 4 | 6;
   /** Where to listen. */
   readonly host: string;
-  /** Canonical peer addresses allowed; undefined = any. */
+  /** Canonical peer addresses allowed; undefined = any (each still checked by the rules). */
   readonly expected: ReadonlySet<string> | undefined;
+  /** The access policy for this session's peers. */
+  readonly policy: SessionPolicy;
 }
 
 const ignore = (): void => undefined;
@@ -69,37 +76,44 @@ export async function runBind(ctx: CommandContext): Promise<void> {
   new BindWait(ctx, listener, plan);
 }
 
+/**
+ * Where to listen and whom to accept. A named peer is checked by the access rules like a CONNECT
+ * destination (a name is resolved; only its allowed addresses may connect); "any peer" defers the
+ * check to each connection.
+ */
 async function planBind(conn: Connection, destination: SocksAddress): Promise<BindPlan> {
-  if (destination.type === 'domain') {
-    const addresses = await hostResolverFor(conn.server).resolve(destination.host, {
-      signal: conn.signal,
-    });
-    const first = addresses[0];
-    if (first === undefined) {
-      throw Object.assign(new Error(`no address for ${destination.host}`), { code: 'ENOTFOUND' });
-    }
-    const family = canonicalIp(first.address).includes(':') ? 6 : 4;
-    return {
-      family,
-      host: await localAddressToward(first.address, family, destination.port),
-      expected: new Set(addresses.map((a) => canonicalIp(a.address))),
-    };
-  }
-  const peer = canonicalIp(destination.host);
-  const family = peer.includes(':') ? 6 : 4;
-  if (isUnspecified(peer)) {
+  const options = conn.server.options;
+  const policy = conn.policy('bind');
+  if (isUnspecified(destination.host)) {
+    const family = destination.type === 'ipv6' ? 6 : 4;
     const local = canonicalIp(conn.socket.localAddress ?? '');
-    const sameFamily = local !== '' && local.includes(':') === (family === 6);
+    const sameFamily = local !== '' && ipFamily(local) === family;
     return {
       family,
       host: sameFamily ? local : family === 6 ? '::' : '0.0.0.0',
       expected: undefined,
+      policy,
     };
   }
+  const checked = await resolveAllowed(
+    policy,
+    options.resolver,
+    destination.host,
+    destination.port,
+    { signal: conn.signal },
+  );
+  conn.record.rule = checked.verdict.rule.name;
+  const first = checked.addresses[0];
+  if (first === undefined) {
+    throw Object.assign(new Error(`no address for ${destination.host}`), { code: 'ENOTFOUND' });
+  }
+  // A configured source address is, by definition, the one the server uses toward peers.
+  const outbound = first.family === 6 ? options.outbound.ipv6 : options.outbound.ipv4;
   return {
-    family,
-    host: await localAddressToward(peer, family, destination.port),
-    expected: new Set([peer]),
+    family: first.family,
+    host: outbound ?? (await localAddressToward(first.address, first.family, destination.port)),
+    expected: new Set(checked.addresses.map((a) => canonicalIp(a.address))),
+    policy,
   };
 }
 
@@ -153,7 +167,11 @@ class BindWait {
     }
     const ip = canonicalIp(address);
     if (this.#plan.expected !== undefined && !this.#plan.expected.has(ip)) {
-      this.#refuse(peer, ip, port);
+      this.#refuse(peer, ip, port, 'address');
+      return;
+    }
+    if (this.#plan.policy.checkAddress(ip, port).action === 'deny') {
+      this.#refuse(peer, ip, port, 'rule');
       return;
     }
     this.#finish();
@@ -169,13 +187,14 @@ class BindWait {
     conn.startRelay(peer, this.#ctx.takePending());
   };
 
-  #refuse(peer: net.Socket, ip: string, port: number): void {
+  #refuse(peer: net.Socket, ip: string, port: number, reason: 'address' | 'rule'): void {
     const conn = this.#conn;
     conn.record.bindRefused = (conn.record.bindRefused ?? 0) + 1;
     publish(channels.bindRefused, () => ({
       session: conn.record,
       peerAddress: ip,
       peerPort: port,
+      reason,
       expected: [...(this.#plan.expected ?? [])],
     }));
     // A reset tells the intruder plainly that nobody is listening for it.

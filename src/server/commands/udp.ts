@@ -4,6 +4,8 @@
  *
  * - The reply names the address the client reached us on (it can reach it) with the socket's
  *   port — or `externalAddress` for that family behind NAT.
+ * - Access rules: an association no rule could allow is refused up front (02); otherwise each
+ *   datagram's destination is checked in the relay and a denied one is dropped (`denied`).
  * - DST.ADDR/DST.PORT name where the client will send from. Only the port is used (when not 0):
  *   the client IP is the control connection's, as §7 requires ("MUST drop any datagrams arriving
  *   from any source IP address other than the one recorded for the particular association"); a
@@ -24,7 +26,8 @@ import { channels, publish } from '../../observability/channels.js';
 import type { UdpStats } from '../session-record.js';
 import type { ServerContext } from '../connection.js';
 import type { CommandContext } from './context.js';
-import { advertisedAddress, hostResolverFor } from './addresses.js';
+import { advertisedAddress } from './addresses.js';
+import { NotAllowedError } from '../../rules/index.js';
 
 export const udpErrorCodes = {
   family: 'ERR_SOCKS_UDP_FAMILY',
@@ -49,6 +52,14 @@ export async function runUdpAssociate(ctx: CommandContext): Promise<void> {
   const options = conn.server.options;
   const clientAddress = canonicalIp(conn.socket.remoteAddress ?? '');
   const localAddress = canonicalIp(conn.socket.localAddress ?? '');
+  // Rules that allow no destination at all for this client/user refuse the association up front;
+  // otherwise every datagram's destination is checked in the relay.
+  const policy = conn.policy('udp');
+  if (policy.fixed?.action === 'deny') {
+    ctx.fail(new NotAllowedError(policy.fixed.rule, 'UDP ASSOCIATE'));
+    return;
+  }
+  if (policy.fixed !== undefined) conn.record.rule = policy.fixed.rule.name;
   let opened: AssociationSocket;
   try {
     opened = await openAssociationSocket(options.udpPorts);
@@ -94,7 +105,8 @@ export async function runUdpAssociate(ctx: CommandContext): Promise<void> {
           budget: budgetFor(conn.server),
         }
       : undefined,
-    resolver: hostResolverFor(conn.server),
+    resolver: options.resolver,
+    policy,
     counters: stats,
     onDrop: (reason, count, from) => {
       publish(channels.udpDropped, () => ({ session: conn.record, reason, count, from }));
