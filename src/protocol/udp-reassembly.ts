@@ -80,9 +80,10 @@ export interface ByteBudget {
   release(bytes: number): void;
 }
 
-/** A {@link ByteBudget} with a fixed limit. */
+/** A {@link ByteBudget} with a limit (which may be changed, e.g. on reload). */
 export class ByteLimit implements ByteBudget {
-  readonly limit: number;
+  /** Octets that may be reserved; lowering it refuses new reservations, it takes nothing back. */
+  limit: number;
   #used = 0;
 
   constructor(limit: number) {

@@ -238,6 +238,41 @@ describe('UDP ASSOCIATE', async () => {
     }
   });
 
+  it('a flood from a stranger is dropped and counted; the client is still served', async () => {
+    const client = await UdpEndpoint.open('127.0.0.1');
+    const stranger = await UdpEndpoint.open('127.0.0.2');
+    try {
+      const { reader, reply } = await associate(ferry, { host: '127.0.0.1', port: client.port });
+      const junk = udpDatagram('127.0.0.1', echo.port, Buffer.alloc(512));
+      // Bounded: 2000 datagrams, in batches so the sender's own buffer does not refuse them.
+      for (let i = 0; i < 20; i++) {
+        await Promise.all(
+          Array.from({ length: 100 }, () => stranger.send(junk, reply.port, reply.host)),
+        );
+      }
+      // UDP is lossy: while the relay's receive buffer is full the kernel drops anything, the
+      // client's datagrams too. Once it drains, the client gets through (a few tries, bounded).
+      let answer: string | undefined;
+      for (let i = 0; i < 10 && answer === undefined; i++) {
+        await client.send(udpDatagram('127.0.0.1', echo.port, 'after'), reply.port, reply.host);
+        answer = await client
+          .receive(500)
+          .then((r) => parseUdpDatagram(r.msg).data.toString())
+          .catch(() => undefined);
+      }
+      assert.equal(answer, 'after');
+      const record = ferry.server.sessions().find((s) => s.clientPort === reader.socket.localPort);
+      assert.ok(record?.udp);
+      assert.ok((record.udp.dropped.source ?? 0) > 0, 'the flood was counted');
+      const up = record.udp.datagramsUp;
+      assert.ok(up >= 1 && up <= 10, `only the client's own tries were relayed (${up})`);
+      reader.socket.destroy();
+    } finally {
+      client.close();
+      stranger.close();
+    }
+  });
+
   for (const how of ['destroy', 'end'] as const) {
     it(`the association ends with its TCP connection (${how}): UDP socket closed within 1 s`, async () => {
       using ended = new ChannelLog<SessionEvent>('ferry:session:end');

@@ -33,7 +33,11 @@ export const udpErrorCodes = {
   family: 'ERR_SOCKS_UDP_FAMILY',
 } as const;
 
-/** One reassembly budget per server: `udpReassemblyMemory` bounds all its associations together. */
+/**
+ * One reassembly budget per server: `udpReassemblyMemory` bounds all its associations together.
+ * Kept beside the server (not in it) so that the server object needs no UDP knowledge; the limit
+ * follows a reload.
+ */
 const budgets = new WeakMap<ServerContext, ByteLimit>();
 
 function budgetFor(server: ServerContext): ByteLimit {
@@ -42,6 +46,7 @@ function budgetFor(server: ServerContext): ByteLimit {
     budget = new ByteLimit(server.options.udpReassemblyMemory);
     budgets.set(server, budget);
   }
+  budget.limit = server.options.udpReassemblyMemory;
   return budget;
 }
 
