@@ -16,6 +16,7 @@ import {
   parseReassemblyTimeout,
   parseSize,
   parseWorkers,
+  parseCidr,
 } from './parse.js';
 import { runServer } from './runtime.js';
 
@@ -38,6 +39,8 @@ interface ServeFlags {
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
   workers?: number | 'auto';
+  proxyProtocol?: boolean;
+  trustedProxies?: string[];
   bindTimeout?: number;
   externalAddress?: string[];
   udpPorts?: { from: number; to: number };
@@ -73,6 +76,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     log: { level: f.logLevel, file: f.logFile },
     admin: f.admin,
     workers: f.workers,
+    trustedProxies: f.trustedProxies,
     externalAddress: f.externalAddress,
     udp: {
       ports: f.udpPorts,
@@ -192,6 +196,18 @@ export function serveCommand(): Command {
       parseAdminAddress,
     )
     .option(
+      '--proxy-protocol',
+      'every --listen address expects a PROXY protocol v1/v2 header from --trusted-proxies',
+    )
+    .option(
+      '--trusted-proxies <cidr>',
+      'load balancer allowed to send a PROXY header (CIDR or address); repeatable, or comma-separated',
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        ...value.split(',').map(parseCidr),
+      ],
+    )
+    .option(
       '--workers <n|auto>',
       'worker processes sharing the listeners; auto = one per core (default: 1)',
       parseWorkers,
@@ -201,6 +217,10 @@ export function serveCommand(): Command {
       'allow listening beyond loopback WITHOUT authentication (an open proxy: anyone who can reach it can use it)',
     )
     .action(async (flags: ServeFlags) => {
-      await runServer(flags.config, flagsToConfig(flags));
+      await runServer({
+        configPath: flags.config,
+        flags: flagsToConfig(flags),
+        proxyProtocol: flags.proxyProtocol === true,
+      });
     });
 }

@@ -55,7 +55,9 @@ const discard = (): void => undefined;
 export async function runUdpAssociate(ctx: CommandContext): Promise<void> {
   const { conn, destination } = ctx;
   const options = conn.server.options;
-  const clientAddress = canonicalIp(conn.socket.remoteAddress ?? '');
+  // The session's client: the socket's peer, or the real client a trusted PROXY header named (a
+  // load balancer relays the TCP connection; the datagrams come from the client itself).
+  const clientAddress = canonicalIp(conn.record.clientAddress);
   const localAddress = canonicalIp(conn.socket.localAddress ?? '');
   // Rules that allow no destination at all for this client/user refuse the association up front;
   // otherwise every datagram's destination is checked in the relay.
