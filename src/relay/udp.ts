@@ -154,6 +154,12 @@ export class UdpRelay {
       else this.#route(datagram.address, datagram.data);
       return;
     }
+    // The common case: a standalone datagram with no sequence in progress has nothing to
+    // reassemble or abandon.
+    if (datagram.frag === 0 && reassembler.queuedFragments === 0) {
+      this.#route(datagram.address, datagram.data);
+      return;
+    }
     const now = performance.now();
     const { outcome, abandoned } = reassembler.push(
       datagram.frag,
