@@ -11,6 +11,7 @@ import {
   type ConnectionRejectedEvent,
   type AuthThrottledEvent,
   type ListeningEvent,
+  type BindRefusedEvent,
   type SessionEvent,
 } from '../observability/channels.js';
 
@@ -128,8 +129,37 @@ export function wireServerLogs(log: Logger): () => void {
             durationMs: s.duration,
             end: s.endReason,
             error: s.error,
+            // BIND: peers refused for coming from another address than the one named.
+            ...(s.bindRefused !== undefined ? { bindRefused: s.bindRefused } : {}),
+            // UDP ASSOCIATE: the association's datagrams and DATA octets each way, drops by reason.
+            ...(s.udp !== undefined
+              ? {
+                  datagramsUp: s.udp.datagramsUp,
+                  datagramsDown: s.udp.datagramsDown,
+                  udpBytesUp: s.udp.bytesUp,
+                  udpBytesDown: s.udp.bytesDown,
+                  dropped: s.udp.dropped,
+                }
+              : {}),
           },
           'session',
+        );
+      },
+    ],
+    [
+      channelNames.bindRefused,
+      (m) => {
+        const e = m as BindRefusedEvent;
+        log.warn(
+          {
+            event: 'bind-refused',
+            id: e.session.id,
+            peer: e.peerAddress.includes(':')
+              ? `[${e.peerAddress}]:${e.peerPort}`
+              : `${e.peerAddress}:${e.peerPort}`,
+            expected: e.expected,
+          },
+          'BIND: refused a connection from an unexpected peer',
         );
       },
     ],

@@ -9,8 +9,12 @@ import {
   parseAdminAddress,
   parseCount,
   parseDuration,
+  parseIpAddress,
   parseListenAddress,
+  parsePortRange,
   parsePositiveInt,
+  parseReassemblyTimeout,
+  parseSize,
   parseWorkers,
   parseCidr,
 } from './parse.js';
@@ -37,6 +41,15 @@ interface ServeFlags {
   workers?: number | 'auto';
   proxyProtocol?: boolean;
   trustedProxies?: string[];
+  bindTimeout?: number;
+  externalAddress?: string[];
+  udpPorts?: { from: number; to: number };
+  udpIdleTimeout?: number;
+  /** commander's `--no-udp-reassembly`: true unless the flag was given. */
+  udpReassembly?: boolean;
+  udpReassemblyTimeout?: number;
+  udpMaxDatagramSize?: number;
+  udpReassemblyMemory?: number;
 }
 
 /** The flags as a configuration overlay: what was given on the command line wins over the file. */
@@ -51,6 +64,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
       connect: f.connectTimeout,
       idle: f.idleTimeout,
       drain: f.drainTimeout,
+      bind: f.bindTimeout,
     },
     limits: {
       maxConnections: f.maxConnections,
@@ -63,6 +77,16 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     admin: f.admin,
     workers: f.workers,
     trustedProxies: f.trustedProxies,
+    externalAddress: f.externalAddress,
+    udp: {
+      ports: f.udpPorts,
+      idleTimeout: f.udpIdleTimeout,
+      // Only the flag's presence overrides the file (commander defaults --no-X to true).
+      reassembly: f.udpReassembly === false ? false : undefined,
+      reassemblyTimeout: f.udpReassemblyTimeout,
+      maxDatagramSize: f.udpMaxDatagramSize,
+      reassemblyMemory: f.udpReassemblyMemory,
+    },
   };
 }
 
@@ -127,6 +151,42 @@ export function serveCommand(): Command {
       '--drain-timeout <duration>',
       `on SIGTERM/SIGINT, time for sessions to finish (default: ${ms(serverDefaults.drainTimeout)})`,
       parseDuration,
+    )
+    .option(
+      '--bind-timeout <duration>',
+      `BIND: wait this long for the peer's connection (default: ${ms(serverDefaults.bindTimeout)})`,
+      parseDuration,
+    )
+    .option(
+      '--external-address <ip>',
+      'behind NAT: the address BIND and UDP ASSOCIATE replies advertise; one per family, repeatable',
+      collect(parseIpAddress),
+    )
+    .option(
+      '--udp-ports <from-to>',
+      'UDP ASSOCIATE: take relay ports from this range, e.g. 40000-40999 (default: any)',
+      parsePortRange,
+    )
+    .option(
+      '--udp-idle-timeout <duration>',
+      `end a UDP association idle this long; 0 = never (default: ${ms(serverDefaults.udpIdleTimeout)})`,
+      parseDuration,
+    )
+    .option('--no-udp-reassembly', 'drop UDP fragments (FRAG != 0) instead of reassembling them')
+    .option(
+      '--udp-reassembly-timeout <duration>',
+      `RFC 1928 reassembly timer, at least 5s (default: ${ms(serverDefaults.udpReassemblyTimeout)})`,
+      parseReassemblyTimeout,
+    )
+    .option(
+      '--udp-max-datagram-size <size>',
+      `largest reassembled UDP datagram (default: ${serverDefaults.udpMaxDatagramSize / 1024}KiB)`,
+      parseSize,
+    )
+    .option(
+      '--udp-reassembly-memory <size>',
+      `memory for all UDP reassembly queues together (default: ${serverDefaults.udpReassemblyMemory / 1024 / 1024}MiB)`,
+      parseSize,
     )
     .addOption(new Option('--log-level <level>', 'log level (default: info)').choices(logLevels))
     .option('--log-file <file>', 'write logs to this file instead of stdout; reopened on SIGHUP')

@@ -160,6 +160,14 @@ export function serverOptionsFrom(
     resolver: new DnsResolver(resolverOptions(config.dns)),
     outbound: config.outbound,
     trustedProxies: config.trustedProxies,
+    bindTimeout: config.timeouts?.bind,
+    externalAddress: config.externalAddress,
+    udpPorts: config.udp?.ports,
+    udpIdleTimeout: config.udp?.idleTimeout,
+    udpReassembly: config.udp?.reassembly,
+    udpReassemblyTimeout: config.udp?.reassemblyTimeout,
+    udpMaxDatagramSize: config.udp?.maxDatagramSize,
+    udpReassemblyMemory: config.udp?.reassemblyMemory,
   };
 }
 

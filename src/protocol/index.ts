@@ -6,6 +6,7 @@ export * from './socks5.js';
 export * from './user-pass.js';
 export * from './udp.js';
 export * from './gssapi.js';
+export * from './udp-reassembly.js';
 export * from './server-session.js';
 export { ClientSession } from './client-session.js';
 export type {

@@ -6,6 +6,18 @@ import type { CommandName } from '../protocol/constants.js';
 
 export type Dialect = 'socks5' | 'socks4' | 'http';
 
+/** A UDP association's counters (UDP ASSOCIATE sessions only), updated live. */
+export interface UdpStats {
+  /** Datagrams relayed from the client to destinations, and their DATA octets. */
+  datagramsUp: number;
+  bytesUp: number;
+  /** Datagrams relayed from remote hosts to the client, and their DATA octets. */
+  datagramsDown: number;
+  bytesDown: number;
+  /** Datagrams dropped, by reason (`source`, `malformed`, `fragment-timeout`, ...). */
+  dropped: Record<string, number>;
+}
+
 export interface SessionRecord {
   readonly id: number;
   /** Epoch milliseconds at accept. */
@@ -44,6 +56,10 @@ export interface SessionRecord {
   endReason: string | undefined;
   /** A stable error code when it ended on an error. */
   error: string | undefined;
+  /** BIND: connections refused because they came from another address than DST.ADDR. */
+  bindRefused?: number;
+  /** UDP ASSOCIATE: the association's counters. */
+  udp?: UdpStats;
 }
 
 export function newSessionRecord(
