@@ -7,3 +7,4 @@ export * from './user-pass.js';
 export * from './udp.js';
 export * from './server-session.js';
 export * from '../errors.js';
+export * from './socks4.js';
