@@ -15,6 +15,7 @@ export const channelNames = {
   sessionStart: 'ferry:session:start',
   sessionEnd: 'ferry:session:end',
   auth: 'ferry:session:auth',
+  httpRequest: 'ferry:http:request',
 } as const;
 
 export interface ListeningEvent {
@@ -44,6 +45,22 @@ export interface AuthEvent {
   readonly success: boolean;
 }
 
+/** One forwarded HTTP request, published when its exchange ends (a connection carries several). */
+export interface HttpRequestEvent {
+  readonly session: Readonly<SessionRecord>;
+  readonly method: string;
+  /** `host:port` the request went to. */
+  readonly destination: string;
+  /** The status sent to the client; undefined when the exchange broke before a response. */
+  readonly status: number | undefined;
+  /** Request and response body octets carried. */
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly durationMs: number;
+  /** A stable error code when the exchange failed (errno, HPE_*, ERR_SOCKS_*). */
+  readonly error: string | undefined;
+}
+
 export const channels = {
   serverListening: diagnosticsChannel.channel(channelNames.serverListening),
   serverClosing: diagnosticsChannel.channel(channelNames.serverClosing),
@@ -52,6 +69,7 @@ export const channels = {
   sessionStart: diagnosticsChannel.channel(channelNames.sessionStart),
   sessionEnd: diagnosticsChannel.channel(channelNames.sessionEnd),
   auth: diagnosticsChannel.channel(channelNames.auth),
+  httpRequest: diagnosticsChannel.channel(channelNames.httpRequest),
 } as const;
 
 /** Publishes only when someone listens, so building the payload costs nothing otherwise. */

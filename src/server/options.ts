@@ -4,6 +4,18 @@
  */
 import { invalidOption } from '../errors.js';
 import type { UserDatabase } from '../auth/users.js';
+import type { Dialect, SessionRecord } from './session-record.js';
+
+/** Every dialect the server can speak on one port (picked by the first octet). */
+export const allDialects: readonly Dialect[] = Object.freeze(['socks5', 'socks4', 'http']);
+
+/**
+ * Decides whether a client may proceed WITHOUT credentials while users are configured. Asked for
+ * SOCKS4/4a requests (the protocol carries no password) and for HTTP requests that bring no
+ * `Proxy-Authorization`. The record has the client address, dialect, command, destination and
+ * (SOCKS4) USERID filled in. Resolve true only when a rule explicitly allows that client.
+ */
+export type AllowUnauthenticated = (session: Readonly<SessionRecord>) => boolean | Promise<boolean>;
 
 export interface ServerOptions {
   /** Users for RFC 1929 username/password. When set, method 02 is required; else method 00. */
@@ -23,6 +35,17 @@ export interface ServerOptions {
    * server would be an open proxy for anyone who can reach it.
    */
   readonly insecureOpenProxy?: boolean | undefined;
+  /** Dialects answered on the listeners; a disabled one is closed unanswered. Default: all. */
+  readonly protocols?: readonly Dialect[] | undefined;
+  /**
+   * With users configured: may this client go without credentials? Default: never (SOCKS4 gets
+   * `5B`, HTTP gets `407`). Without users every client is anonymous and this is not consulted.
+   * The access-rules engine plugs in here.
+   */
+  readonly allowUnauthenticated?: AllowUnauthenticated | undefined;
+  /** Cap on an HTTP request head (request line + header fields), in octets; beyond it `431`.
+   * Default 16 384. */
+  readonly httpMaxHeaderSize?: number | undefined;
 }
 
 export interface ResolvedServerOptions {
@@ -33,6 +56,9 @@ export interface ResolvedServerOptions {
   readonly maxConnections: number;
   readonly drainTimeout: number;
   readonly insecureOpenProxy: boolean;
+  readonly protocols: readonly Dialect[];
+  readonly allowUnauthenticated: AllowUnauthenticated;
+  readonly httpMaxHeaderSize: number;
 }
 
 export const serverDefaults = Object.freeze({
@@ -41,7 +67,30 @@ export const serverDefaults = Object.freeze({
   idleTimeout: 2 * 60 * 60 * 1000,
   maxConnections: 10_000,
   drainTimeout: 10_000,
+  httpMaxHeaderSize: 16 * 1024,
 });
+
+/** Bounds for `httpMaxHeaderSize`: room for a request line and Host; at most 1 MiB. */
+const MIN_HEADER_SIZE = 256;
+const MAX_HEADER_SIZE = 1024 * 1024;
+
+const neverAnonymous: AllowUnauthenticated = () => false;
+
+function protocols(value: readonly Dialect[] | undefined): readonly Dialect[] {
+  if (value === undefined) return allDialects;
+  if (!Array.isArray(value) || value.length === 0) {
+    throw invalidOption('protocols', `must be a non-empty list of ${allDialects.join(', ')}`);
+  }
+  for (const p of value as readonly unknown[]) {
+    if (!allDialects.includes(p as Dialect)) {
+      throw invalidOption(
+        'protocols',
+        `unknown protocol "${String(p)}" (expected ${allDialects.join(', ')})`,
+      );
+    }
+  }
+  return Object.freeze([...new Set<Dialect>(value as readonly Dialect[])]);
+}
 
 /** Node timers overflow past 2^31-1 ms (~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -95,5 +144,31 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     maxConnections: count('maxConnections', options.maxConnections, serverDefaults.maxConnections),
     drainTimeout: duration('drainTimeout', options.drainTimeout, serverDefaults.drainTimeout, true),
     insecureOpenProxy: options.insecureOpenProxy === true,
+    protocols: protocols(options.protocols),
+    allowUnauthenticated: allowUnauthenticated(options.allowUnauthenticated),
+    httpMaxHeaderSize: headerSize(options.httpMaxHeaderSize),
   });
+}
+
+function allowUnauthenticated(value: AllowUnauthenticated | undefined): AllowUnauthenticated {
+  if (value === undefined) return neverAnonymous;
+  if (typeof value !== 'function')
+    throw invalidOption('allowUnauthenticated', 'must be a function');
+  return value;
+}
+
+function headerSize(value: number | undefined): number {
+  if (value === undefined) return serverDefaults.httpMaxHeaderSize;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < MIN_HEADER_SIZE ||
+    value > MAX_HEADER_SIZE
+  ) {
+    throw invalidOption(
+      'httpMaxHeaderSize',
+      `must be an integer number of octets ${MIN_HEADER_SIZE}..${MAX_HEADER_SIZE}, got ${String(value)}`,
+    );
+  }
+  return value;
 }

@@ -25,8 +25,17 @@ export interface SessionRecord {
   destination: string | undefined;
   /** The address actually connected to or bound (`ip:port`). */
   remote: string | undefined;
-  /** The reply code sent (SOCKS5 REP); undefined when none was sent. */
+  /**
+   * The reply sent, in the dialect's own terms: SOCKS5 REP, SOCKS4 CD (0x5A granted, 0x5B
+   * rejected), HTTP status (of the last response on the connection); undefined when none was sent.
+   */
   reply: number | undefined;
+  /** SOCKS4 USERID as the client sent it: logged, never trusted as authentication. */
+  userId: string | undefined;
+  /** HTTP: the method of the last request on the connection. */
+  httpMethod: string | undefined;
+  /** HTTP: requests received on the connection (a keep-alive connection carries several). */
+  httpRequests: number;
   bytesUp: number;
   bytesDown: number;
   /** Milliseconds from accept to end; set when the session ends. */
@@ -56,6 +65,9 @@ export function newSessionRecord(
     destination: undefined,
     remote: undefined,
     reply: undefined,
+    userId: undefined,
+    httpMethod: undefined,
+    httpRequests: 0,
     bytesUp: 0,
     bytesDown: 0,
     duration: undefined,
