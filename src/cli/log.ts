@@ -9,6 +9,7 @@ import {
   type ClosedEvent,
   type ClosingEvent,
   type ConnectionRejectedEvent,
+  type HttpRequestEvent,
   type ListeningEvent,
   type SessionEvent,
 } from '../observability/channels.js';
@@ -89,10 +90,13 @@ export function wireServerLogs(log: Logger): () => void {
               ? `[${s.clientAddress}]:${s.clientPort}`
               : `${s.clientAddress}:${s.clientPort}`,
             user: s.user,
+            userId: s.userId,
             command: s.command,
             destination: s.destination,
             remote: s.remote,
             reply: s.reply,
+            httpMethod: s.httpMethod,
+            httpRequests: s.dialect === 'http' ? s.httpRequests : undefined,
             bytesUp: s.bytesUp,
             bytesDown: s.bytesDown,
             durationMs: s.duration,
@@ -100,6 +104,27 @@ export function wireServerLogs(log: Logger): () => void {
             error: s.error,
           },
           'session',
+        );
+      },
+    ],
+    [
+      channelNames.httpRequest,
+      (m) => {
+        const e = m as HttpRequestEvent;
+        log.info(
+          {
+            event: 'http-request',
+            id: e.session.id,
+            user: e.session.user,
+            method: e.method,
+            destination: e.destination,
+            status: e.status,
+            bytesUp: e.bytesUp,
+            bytesDown: e.bytesDown,
+            durationMs: e.durationMs,
+            error: e.error,
+          },
+          'http request',
         );
       },
     ],

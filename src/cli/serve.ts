@@ -5,7 +5,13 @@ import { createServer, isLoopbackHost } from '../server/server.js';
 import { serverDefaults } from '../server/options.js';
 import { UserDatabase } from '../auth/users.js';
 import { createLogger, logLevels, wireServerLogs } from './log.js';
-import { collect, parseDuration, parseListenAddress, parsePositiveInt } from './parse.js';
+import {
+  collect,
+  parseDuration,
+  parseListenAddress,
+  parsePositiveInt,
+  parseProtocols,
+} from './parse.js';
 import { CliError } from './errors.js';
 
 interface ServeFlags {
@@ -18,6 +24,8 @@ interface ServeFlags {
   drainTimeout?: number;
   logLevel: LevelWithSilent;
   insecureOpenProxy?: boolean;
+  protocols?: ('socks5' | 'socks4' | 'http')[];
+  httpMaxHeaderSize?: number;
 }
 
 const ms = (n: number): string =>
@@ -25,7 +33,9 @@ const ms = (n: number): string =>
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run the proxy server (SOCKS5 on 127.0.0.1:1080 by default)')
+    .description(
+      'run the proxy server (SOCKS5, SOCKS4/4a and HTTP on one port, 127.0.0.1:1080 by default)',
+    )
     .option(
       '--listen <host:port>',
       'address to listen on; repeatable; [::1]:1080 for IPv6 (default: 127.0.0.1:1080)',
@@ -60,6 +70,16 @@ export function serveCommand(): Command {
       `on SIGTERM/SIGINT, time for sessions to finish (default: ${ms(serverDefaults.drainTimeout)})`,
       parseDuration,
     )
+    .option(
+      '--protocols <list>',
+      'dialects to answer, comma-separated: socks5,socks4,http (default: all)',
+      parseProtocols,
+    )
+    .option(
+      '--http-max-header-size <bytes>',
+      `HTTP request head cap; beyond it 431 (default: ${serverDefaults.httpMaxHeaderSize})`,
+      parsePositiveInt,
+    )
     .addOption(new Option('--log-level <level>', 'log level').choices(logLevels).default('info'))
     .option(
       '--insecure-open-proxy',
@@ -86,6 +106,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     maxConnections: flags.maxConnections,
     drainTimeout: flags.drainTimeout,
     insecureOpenProxy: flags.insecureOpenProxy,
+    protocols: flags.protocols,
+    httpMaxHeaderSize: flags.httpMaxHeaderSize,
   });
   const listen = flags.listen ?? [{ host: '127.0.0.1', port: 1080 }];
   wireServerLogs(log);
