@@ -9,6 +9,7 @@ import {
   type ClosedEvent,
   type ClosingEvent,
   type ConnectionRejectedEvent,
+  type AuthThrottledEvent,
   type HttpRequestEvent,
   type ListeningEvent,
   type SessionEvent,
@@ -24,12 +25,25 @@ export const logLevels: readonly LevelWithSilent[] = [
   'silent',
 ];
 
-export function createLogger(level: LevelWithSilent): Logger {
-  // Synchronous writes keep lines in order and lose none at exit (one line per session is cheap).
-  return pino(
+/**
+ * A logger writing JSON lines to stdout or a file. Synchronous writes keep lines in order and
+ * lose none at exit (one line per session is cheap). `reopen()` reopens the file (log rotation).
+ */
+export function createLogger(
+  level: LevelWithSilent,
+  file?: string,
+): { log: Logger; reopen: () => void } {
+  const destination = pino.destination({ dest: file ?? 1, sync: true, mkdir: file !== undefined });
+  const log = pino(
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: true }),
+    destination,
   );
+  return {
+    log,
+    reopen: () => {
+      if (file !== undefined) destination.reopen();
+    },
+  };
 }
 
 /** Subscribes the logger to the server's channels; returns a function that unsubscribes. */
@@ -78,6 +92,21 @@ export function wireServerLogs(log: Logger): () => void {
       },
     ],
     [
+      channelNames.authThrottled,
+      (m) => {
+        const e = m as AuthThrottledEvent;
+        log.warn(
+          {
+            event: 'auth-throttled',
+            client: e.clientAddress,
+            failures: e.failures,
+            windowMs: e.window,
+          },
+          'too many failed logins from this address: further attempts fail at once until the window ends',
+        );
+      },
+    ],
+    [
       channelNames.sessionEnd,
       (m) => {
         const s = (m as SessionEvent).session;
@@ -94,8 +123,10 @@ export function wireServerLogs(log: Logger): () => void {
             command: s.command,
             destination: s.destination,
             remote: s.remote,
+            rule: s.rule,
             reply: s.reply,
             httpMethod: s.httpMethod,
+            httpStatus: s.httpStatus,
             httpRequests: s.dialect === 'http' ? s.httpRequests : undefined,
             bytesUp: s.bytesUp,
             bytesDown: s.bytesDown,

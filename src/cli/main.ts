@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
+import { checkConfigCommand } from './check-config.js';
+import { connectCommand } from './connect.js';
 import { CliError } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -20,7 +22,7 @@ function program(): Command {
     .showHelpAfterError(false)
     .configureOutput({ outputError: () => undefined })
     .exitOverride();
-  for (const sub of [serveCommand(), usersCommand()]) {
+  for (const sub of [serveCommand(), checkConfigCommand(), usersCommand(), connectCommand()]) {
     cmd.addCommand(sub);
   }
   // Subcommands inherit exit handling so that their errors also reach main().

@@ -2,24 +2,13 @@
 import { InvalidArgumentError } from 'commander';
 import { parseHostPort } from '../protocol/address.js';
 import { SocksError } from '../errors.js';
-
-const units: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
+import { parseDuration as parseDurationText } from '../config/duration.js';
 
 /** Parses `500ms`, `10s`, `2m`, `2h`, `1d` (or `0`) into milliseconds. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
-  if (text.trim() === '0') return 0;
-  if (m === null)
+  const ms = parseDurationText(text);
+  if (ms === undefined)
     throw new InvalidArgumentError(`"${text}" is not a duration (use e.g. 500ms, 10s, 2m, 2h).`);
-  const ms = Math.round(Number(m[1]) * (units[m[2] ?? 'ms'] ?? 1));
-  if (!Number.isSafeInteger(ms) || ms > 2 ** 31 - 1)
-    throw new InvalidArgumentError(`"${text}" is too long a duration.`);
   return ms;
 }
 
@@ -31,6 +20,23 @@ export function parsePositiveInt(text: string): number {
   return Number(text);
 }
 
+/** Parses `--workers`: a count 1-1024 or `auto`. */
+export function parseWorkers(text: string): number | 'auto' {
+  if (text === 'auto') return 'auto';
+  const n = parsePositiveInt(text);
+  if (n > 1024)
+    throw new InvalidArgumentError(`"${text}" is more workers than ferry allows (1024).`);
+  return n;
+}
+
+/** Parses a non-negative integer (0 usually means "off"). */
+export function parseCount(text: string): number {
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
+    throw new InvalidArgumentError(`"${text}" is not a non-negative integer.`);
+  }
+  return Number(text);
+}
+
 /** Parses `HOST:PORT` or `[IPv6]:PORT`. */
 export function parseListenAddress(text: string): { host: string; port: number } {
   try {
@@ -38,6 +44,13 @@ export function parseListenAddress(text: string): { host: string; port: number }
   } catch (err) {
     throw new InvalidArgumentError(err instanceof SocksError ? `${err.message}.` : String(err));
   }
+}
+
+/** Parses `PORT` (on 127.0.0.1), `HOST:PORT` or `[IPv6]:PORT` for the admin listener. */
+export function parseAdminAddress(text: string): { host: string; port: number } {
+  if (/^\d{1,5}$/.test(text) && Number(text) <= 0xffff)
+    return { host: '127.0.0.1', port: Number(text) };
+  return parseListenAddress(text);
 }
 
 /** Collects a repeatable option into a list. */

@@ -15,6 +15,7 @@ export const channelNames = {
   sessionStart: 'ferry:session:start',
   sessionEnd: 'ferry:session:end',
   auth: 'ferry:session:auth',
+  authThrottled: 'ferry:auth:throttled',
   httpRequest: 'ferry:http:request',
 } as const;
 
@@ -30,7 +31,7 @@ export interface ClosedEvent {
   readonly forced: number;
 }
 export interface ConnectionRejectedEvent {
-  readonly reason: 'max-connections' | 'closing';
+  readonly reason: 'max-connections' | 'per-ip-limit' | 'closing';
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
 }
@@ -43,6 +44,15 @@ export interface AuthEvent {
   /** The user name as the client sent it (never the password). */
   readonly user: string | undefined;
   readonly success: boolean;
+  /** True when the attempt was refused by the failure throttle, without checking the password. */
+  readonly throttled: boolean;
+}
+export interface AuthThrottledEvent {
+  readonly clientAddress: string;
+  /** Failures counted in the window when it tripped. */
+  readonly failures: number;
+  /** The window in ms; attempts fail at once until it ends. */
+  readonly window: number;
 }
 
 /** One forwarded HTTP request, published when its exchange ends (a connection carries several). */
@@ -69,6 +79,7 @@ export const channels = {
   sessionStart: diagnosticsChannel.channel(channelNames.sessionStart),
   sessionEnd: diagnosticsChannel.channel(channelNames.sessionEnd),
   auth: diagnosticsChannel.channel(channelNames.auth),
+  authThrottled: diagnosticsChannel.channel(channelNames.authThrottled),
   httpRequest: diagnosticsChannel.channel(channelNames.httpRequest),
 } as const;
 

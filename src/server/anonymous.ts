@@ -31,6 +31,7 @@ export async function mayProceedAnonymously(conn: Connection): Promise<boolean> 
     method: 'none',
     user: undefined,
     success: allowed,
+    throttled: false,
   }));
   return allowed;
 }

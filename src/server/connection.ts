@@ -9,12 +9,20 @@ import { newSessionRecord, type SessionRecord } from './session-record.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { UserDatabase } from '../auth/users.js';
 import type { PendingInput } from './commands/context.js';
+import type { CommandName } from '../protocol/constants.js';
+import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
+import { SocksError } from '../errors.js';
+import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 
 /** What a connection needs from its server. */
 export interface ServerContext {
   readonly options: ResolvedServerOptions;
   /** The current users (may change on reload). */
   users(): UserDatabase | undefined;
+  /** Failed authentications per client IP. */
+  readonly authThrottle: FailureThrottle;
+  /** Live sessions per authenticated user. */
+  readonly userSessions: ConcurrencyCounter;
 }
 
 /**
@@ -35,6 +43,12 @@ export class Connection {
   #handshakeTimer: NodeJS.Timeout | undefined;
   #relay: TcpRelay | undefined;
   #ended = false;
+  #userSlot: string | undefined;
+  /**
+   * The user who proved who they are (RFC 1929, HTTP Basic, GSS-API). Not `record.user`, which
+   * also shows names that failed or were merely claimed (a SOCKS4 USERID).
+   */
+  authenticatedUser: string | undefined;
 
   constructor(
     id: number,
@@ -61,15 +75,58 @@ export class Connection {
     return this.#abort.signal;
   }
 
+  /**
+   * Counts this session against its authenticated user's `maxSessionsPerUser`. Returns false when
+   * the user is at the limit. Idempotent; released when the session ends.
+   */
+  acquireUserSlot(): boolean {
+    const user = this.authenticatedUser;
+    if (user === undefined || this.#userSlot !== undefined) return true;
+    if (!this.server.userSessions.tryAcquire(user, this.server.options.maxSessionsPerUser))
+      return false;
+    this.#userSlot = user;
+    return true;
+  }
+
+  /** The access policy for one request of this session (rules see user, dialect, command). */
+  policy(command: CommandName): SessionPolicy {
+    return this.server.options.rules.session({
+      client: this.record.clientAddress,
+      user: this.authenticatedUser,
+      command,
+      dialect: this.record.dialect ?? 'socks5',
+    });
+  }
+
+  /**
+   * Records why a request failed (its error code; the rule, when a rule denied it) and returns
+   * the session's end reason: `denied` for a rule, else `refused`.
+   */
+  noteFailure(err: unknown): string {
+    const code =
+      err instanceof SocksError ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== undefined) this.record.error ??= code;
+    if (err instanceof NotAllowedError) {
+      this.record.rule = err.rule.name;
+      return 'denied';
+    }
+    return 'refused';
+  }
+
   /** True once the client socket is gone or a close is under way. */
   get closing(): boolean {
     return this.#abort.signal.aborted;
   }
 
-  /** The (first) reply went out: the handshake deadline no longer applies. */
-  handshakeDone(): void {
-    if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+  /**
+   * The (first) reply or a refusal went out — or the handshake was abandoned (`answered` false):
+   * the handshake deadline no longer applies.
+   */
+  handshakeDone(answered = true): void {
+    if (this.#handshakeTimer === undefined) return;
+    clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
+    if (answered) this.record.handshakeMs = Date.now() - this.record.startedAt;
   }
 
   /**
@@ -102,7 +159,7 @@ export class Connection {
   closeWith(bytes: Uint8Array | undefined, reason: string, error?: string): void {
     this.record.endReason ??= reason;
     if (error !== undefined) this.record.error ??= error;
-    this.handshakeDone();
+    this.handshakeDone(bytes !== undefined && bytes.length > 0);
     this.#abort.abort();
     const socket = this.socket;
     if (socket.destroyed) return;
@@ -136,7 +193,7 @@ export class Connection {
 
   readonly #onClose = (): void => {
     this.record.endReason ??= 'client-closed';
-    this.handshakeDone();
+    this.handshakeDone(false);
     this.#abort.abort();
     this.#end();
   };
@@ -153,6 +210,7 @@ export class Connection {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#userSlot !== undefined) this.server.userSessions.release(this.#userSlot);
     this.record.duration = Date.now() - this.record.startedAt;
     this.#onEnd(this);
   }

@@ -18,7 +18,11 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { dialTcp } from '../dial/connect.js';
+import { resolveAllowed } from '../dial/destination.js';
+import { sourceFor } from './commands/connect.js';
 import { formatHostPort } from '../protocol/address.js';
+import { Reply } from '../protocol/constants.js';
+import { replyForError } from '../errors.js';
 import type { HeaderField } from '../protocol/http.js';
 import { endToEndFields, viaValue, type ForwardRequest } from '../protocol/http-proxy.js';
 import type { HttpServerSession } from '../protocol/http-server-session.js';
@@ -28,7 +32,10 @@ import { httpFailure } from './http-status.js';
 
 /**
  * The upstream connections of one client connection: at most one in use and one idle (to the
- * origin used last); connections are dialed with {@link dialTcp}.
+ * origin used last). Each new connection goes through the same path as CONNECT: the access
+ * rules on the resolved addresses ({@link resolveAllowed}), then {@link dialTcp} to exactly the
+ * checked addresses, from the configured outbound address. An idle connection is reused only
+ * for the same host and port it was checked and dialed for.
  */
 export class UpstreamAgent extends http.Agent {
   readonly #conn: Connection;
@@ -45,17 +52,34 @@ export class UpstreamAgent extends http.Agent {
     const conn = this.#conn;
     const host = options.host ?? 'localhost';
     const port = Number(options.port);
-    dialTcp(host, port, { timeout: conn.server.options.connectTimeout, signal: conn.signal }).then(
+    const started = Date.now();
+    this.#dial(host, port).then(
       (socket) => {
+        conn.record.connectMs = Date.now() - started;
         conn.record.remote = formatHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
         socket.resume();
         callback?.(null, socket);
       },
       (err: unknown) => {
+        conn.record.connectMs = Date.now() - started;
         callback?.(err as Error, undefined as unknown as Duplex);
       },
     );
     return undefined;
+  }
+
+  async #dial(host: string, port: number): Promise<Socket> {
+    const conn = this.#conn;
+    const options = conn.server.options;
+    const checked = await resolveAllowed(conn.policy('connect'), options.resolver, host, port, {
+      signal: conn.signal,
+    });
+    conn.record.rule = checked.verdict.rule.name;
+    return dialTcp(checked.host, checked.port, {
+      timeout: options.connectTimeout,
+      signal: conn.signal,
+      ...sourceFor(checked, options.outbound),
+    });
   }
 
   /** Closes idle connections to every origin but `target`'s (one idle upstream at most). */
@@ -193,7 +217,8 @@ export class ForwardExchange {
     const length = res.headers['content-length'];
     const status = res.statusCode ?? 502;
     this.#status = status;
-    this.#conn.record.reply = status;
+    this.#conn.record.reply = Reply.Succeeded;
+    this.#conn.record.httpStatus = status;
     this.#headSent = true;
     this.#write(
       this.#session.send({
@@ -258,7 +283,9 @@ export class ForwardExchange {
       return;
     }
     this.#status = failure.status;
-    this.#conn.record.reply = failure.status;
+    this.#conn.record.reply = replyForError(err);
+    this.#conn.record.httpStatus = failure.status;
+    this.#conn.noteFailure(err);
     this.#write(
       this.#session.send({ type: 'error', status: failure.status, message: failure.message }),
     );

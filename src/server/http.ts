@@ -16,21 +16,21 @@
  * keep-alive connection is closed; an exchange in progress is bound by `idleTimeout`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Command } from '../protocol/constants.js';
+import { Command, Reply } from '../protocol/constants.js';
 import { formatHostPort, socksAddress } from '../protocol/address.js';
 import { HttpStatus } from '../protocol/http.js';
 import type { BasicCredentials, ConnectRequest, ProxyRequest } from '../protocol/http-proxy.js';
 import { HttpServerSession, NEED_DATA, PAUSED } from '../protocol/http-server-session.js';
-import { channels, publish } from '../observability/channels.js';
+import { replyForError, SocksDialError } from '../errors.js';
 import type { Connection } from './connection.js';
 import type { CommandContext } from './commands/context.js';
-import { commandRunners } from './commands/index.js';
+import { runCommand } from './commands/index.js';
 import { mayProceedAnonymously } from './anonymous.js';
+import { authenticateUser } from './authenticate.js';
 import { ForwardExchange, UpstreamAgent, type ExchangeEnd } from './http-forward.js';
 import { httpFailure } from './http-status.js';
 
 const PROXY_AUTHENTICATE = { name: 'Proxy-Authenticate', value: 'Basic realm="ferry"' };
-const textDecoder = new TextDecoder('utf-8');
 
 export class HttpHandler {
   readonly #conn: Connection;
@@ -113,7 +113,7 @@ export class HttpHandler {
           this.#exchange?.abort();
           this.#exchange = undefined;
           if (event.response.length > 0) {
-            conn.record.reply = event.error.status;
+            conn.record.httpStatus = event.error.status;
             conn.closeWith(event.response, 'protocol-error', event.error.code);
           } else {
             conn.record.error ??= event.error.code;
@@ -145,7 +145,7 @@ export class HttpHandler {
     const allowed = await this.#authenticate(request.credentials);
     if (conn.closing) return;
     if (!allowed) {
-      conn.record.reply = HttpStatus.ProxyAuthenticationRequired;
+      conn.record.httpStatus = HttpStatus.ProxyAuthenticationRequired;
       this.#write(
         this.#session.send({
           type: 'error',
@@ -159,7 +159,20 @@ export class HttpHandler {
       return;
     }
     if (request.kind === 'connect') {
-      void commandRunners[Command.Connect](this.#connectContext(request));
+      runCommand(Command.Connect, this.#connectContext(request));
+      return;
+    }
+    if (!conn.acquireUserSlot()) {
+      this.#refuse(
+        new SocksDialError(
+          'ERR_SOCKS_USER_LIMIT',
+          `user ${conn.record.user ?? ''} is at maxSessionsPerUser`,
+          Reply.NotAllowed,
+        ),
+        formatHostPort(request.target.host, request.target.port),
+      );
+      this.#busy = false;
+      this.#afterExchange();
       return;
     }
     this.#exchange = new ForwardExchange(conn, this.#session, request, this.#agent, {
@@ -172,44 +185,43 @@ export class HttpHandler {
 
   async #authenticate(credentials: BasicCredentials | 'malformed' | undefined): Promise<boolean> {
     const conn = this.#conn;
-    const users = conn.server.users();
-    try {
-      if (users === undefined) {
-        conn.record.method = 'none';
-        return true;
-      }
-      if (credentials === undefined) return await mayProceedAnonymously(conn);
-      if (credentials === 'malformed') {
-        this.#publishAuth(undefined, false);
-        return false;
-      }
-      const digest = createHash('sha256')
-        .update(this.#salt)
-        .update(credentials.username)
-        .update(Uint8Array.of(0))
-        .update(credentials.password)
-        .digest();
-      if (this.#verified !== undefined && timingSafeEqual(digest, this.#verified)) return true;
-      const user = await users.verify(credentials.username, credentials.password);
-      const name = textDecoder.decode(credentials.username);
-      this.#publishAuth(name, user !== undefined);
-      conn.record.user = user ?? name;
-      if (user === undefined) return false;
-      conn.record.method = 'username';
-      this.#verified = digest;
-      return true;
-    } finally {
+    if (conn.server.users() === undefined) {
       if (typeof credentials === 'object') credentials.password.fill(0);
+      conn.record.method = 'none';
+      return true;
     }
+    if (credentials === undefined) return mayProceedAnonymously(conn);
+    if (credentials === 'malformed') {
+      // Unusable credentials count as a failed login (throttle, auth event) like a wrong password.
+      return (await authenticateUser(conn, new Uint8Array(0), new Uint8Array(0))) !== undefined;
+    }
+    const digest = createHash('sha256')
+      .update(this.#salt)
+      .update(credentials.username)
+      .update(Uint8Array.of(0))
+      .update(credentials.password)
+      .digest();
+    if (this.#verified !== undefined && timingSafeEqual(digest, this.#verified)) {
+      credentials.password.fill(0);
+      return true;
+    }
+    // authenticateUser zeroes the password, applies the failure throttle and publishes the event.
+    const user = await authenticateUser(conn, credentials.username, credentials.password);
+    if (user === undefined) return false;
+    this.#verified = digest;
+    return true;
   }
 
-  #publishAuth(user: string | undefined, success: boolean): void {
-    publish(channels.auth, () => ({
-      session: this.#conn.record,
-      method: 'username',
-      user,
-      success,
-    }));
+  /** A refusal from ferry itself (403/502/504) for the current request; the connection goes on. */
+  #refuse(err: unknown, destination: string): void {
+    const conn = this.#conn;
+    const failure = httpFailure(err, destination);
+    conn.record.reply = replyForError(err);
+    conn.record.httpStatus = failure.status;
+    conn.noteFailure(err);
+    this.#write(
+      this.#session.send({ type: 'error', status: failure.status, message: failure.message }),
+    );
   }
 
   #connectContext(request: ConnectRequest): CommandContext {
@@ -221,12 +233,14 @@ export class HttpHandler {
       destination: socksAddress(host, port),
       succeed: () => {
         conn.handshakeDone();
-        conn.record.reply = HttpStatus.Ok;
+        conn.record.reply = Reply.Succeeded;
+        conn.record.httpStatus = HttpStatus.Ok;
         this.#write(session.send({ type: 'tunnel' }));
       },
       fail: (err) => {
         const failure = httpFailure(err, formatHostPort(host, port));
-        conn.record.reply = failure.status;
+        conn.record.reply = replyForError(err);
+        conn.record.httpStatus = failure.status;
         if (conn.closing) return;
         const pieces = session.send({
           type: 'error',
@@ -234,7 +248,7 @@ export class HttpHandler {
           message: failure.message,
           close: true,
         });
-        conn.closeWith(Buffer.concat(pieces), 'refused', failure.code);
+        conn.closeWith(Buffer.concat(pieces), conn.noteFailure(err));
       },
       takePending: () => {
         conn.socket.off('data', this.#onData);

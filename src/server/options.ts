@@ -4,6 +4,10 @@
  */
 import { invalidOption } from '../errors.js';
 import type { UserDatabase } from '../auth/users.js';
+import { compilePolicy, type Policy } from '../rules/index.js';
+import { DnsResolver } from '../dial/resolver.js';
+import { parseIPv4, parseIPv6 } from '../protocol/address.js';
+import { MAX_DURATION_MS as MAX_TIMER_MS } from '../config/duration.js';
 import type { Dialect, SessionRecord } from './session-record.js';
 
 /** Every dialect the server can speak on one port (picked by the first octet). */
@@ -28,6 +32,17 @@ export interface ServerOptions {
   readonly idleTimeout?: number | undefined;
   /** Concurrent client connections; beyond it new ones are closed at once. Default 10 000. */
   readonly maxConnections?: number | undefined;
+  /** Concurrent connections from one client IP; 0 = unlimited (the default). */
+  readonly maxConnectionsPerIp?: number | undefined;
+  /** Concurrent sessions of one authenticated user; 0 = unlimited (the default). */
+  readonly maxSessionsPerUser?: number | undefined;
+  /**
+   * Failed authentications allowed per client IP within `authFailureWindow` before further
+   * attempts from that IP fail at once, without checking the password. 0 disables. Default 10.
+   */
+  readonly authFailureLimit?: number | undefined;
+  /** The window of `authFailureLimit` in ms. Default 60 000. */
+  readonly authFailureWindow?: number | undefined;
   /** How long `close()` lets sessions finish before closing them, in ms. Default 10 000. */
   readonly drainTimeout?: number | undefined;
   /**
@@ -46,6 +61,20 @@ export interface ServerOptions {
   /** Cap on an HTTP request head (request line + header fields), in octets; beyond it `431`.
    * Default 16 384. */
   readonly httpMaxHeaderSize?: number | undefined;
+  /**
+   * Access rules (a compiled {@link Policy}, see docs/rules.md). Default: allow everything —
+   * destinations are still normalised, resolved by ferry and connected to exactly as checked.
+   */
+  readonly rules?: Policy | undefined;
+  /** The DNS resolver for destinations. Default: a DnsResolver with the system's servers. */
+  readonly resolver?: DnsResolver | undefined;
+  /** Source addresses for outgoing connections, per family. Default: the OS chooses. */
+  readonly outbound?: OutboundAddresses | undefined;
+}
+
+export interface OutboundAddresses {
+  readonly ipv4?: string | undefined;
+  readonly ipv6?: string | undefined;
 }
 
 export interface ResolvedServerOptions {
@@ -54,11 +83,20 @@ export interface ResolvedServerOptions {
   readonly connectTimeout: number;
   readonly idleTimeout: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxSessionsPerUser: number;
+  readonly authFailureLimit: number;
+  readonly authFailureWindow: number;
   readonly drainTimeout: number;
   readonly insecureOpenProxy: boolean;
   readonly protocols: readonly Dialect[];
   readonly allowUnauthenticated: AllowUnauthenticated;
   readonly httpMaxHeaderSize: number;
+  readonly rules: Policy;
+  /** Whether `rules` came from the operator (it then counts as a safeguard, like users). */
+  readonly hasRules: boolean;
+  readonly resolver: DnsResolver;
+  readonly outbound: OutboundAddresses;
 }
 
 export const serverDefaults = Object.freeze({
@@ -66,6 +104,10 @@ export const serverDefaults = Object.freeze({
   connectTimeout: 10_000,
   idleTimeout: 2 * 60 * 60 * 1000,
   maxConnections: 10_000,
+  maxConnectionsPerIp: 0,
+  maxSessionsPerUser: 0,
+  authFailureLimit: 10,
+  authFailureWindow: 60_000,
   drainTimeout: 10_000,
   httpMaxHeaderSize: 16 * 1024,
 });
@@ -92,9 +134,6 @@ function protocols(value: readonly Dialect[] | undefined): readonly Dialect[] {
   return Object.freeze([...new Set<Dialect>(value as readonly Dialect[])]);
 }
 
-/** Node timers overflow past 2^31-1 ms (~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 function duration(
   field: string,
   value: number | undefined,
@@ -116,10 +155,18 @@ function duration(
   return value;
 }
 
-function count(field: string, value: number | undefined, fallback: number): number {
+function count(
+  field: string,
+  value: number | undefined,
+  fallback: number,
+  allowZero = false,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidOption(field, `must be a positive integer, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw invalidOption(
+      field,
+      `must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -142,11 +189,39 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     ),
     idleTimeout: duration('idleTimeout', options.idleTimeout, serverDefaults.idleTimeout, true),
     maxConnections: count('maxConnections', options.maxConnections, serverDefaults.maxConnections),
+    maxConnectionsPerIp: count(
+      'maxConnectionsPerIp',
+      options.maxConnectionsPerIp,
+      serverDefaults.maxConnectionsPerIp,
+      true,
+    ),
+    maxSessionsPerUser: count(
+      'maxSessionsPerUser',
+      options.maxSessionsPerUser,
+      serverDefaults.maxSessionsPerUser,
+      true,
+    ),
+    authFailureLimit: count(
+      'authFailureLimit',
+      options.authFailureLimit,
+      serverDefaults.authFailureLimit,
+      true,
+    ),
+    authFailureWindow: duration(
+      'authFailureWindow',
+      options.authFailureWindow,
+      serverDefaults.authFailureWindow,
+      false,
+    ),
     drainTimeout: duration('drainTimeout', options.drainTimeout, serverDefaults.drainTimeout, true),
     insecureOpenProxy: options.insecureOpenProxy === true,
     protocols: protocols(options.protocols),
     allowUnauthenticated: allowUnauthenticated(options.allowUnauthenticated),
     httpMaxHeaderSize: headerSize(options.httpMaxHeaderSize),
+    rules: options.rules ?? allowAll(),
+    hasRules: options.rules !== undefined,
+    resolver: options.resolver ?? new DnsResolver(),
+    outbound: outbound(options.outbound),
   });
 }
 
@@ -171,4 +246,22 @@ function headerSize(value: number | undefined): number {
     );
   }
   return value;
+}
+
+let allowAllPolicy: Policy | undefined;
+/** The policy of a server without rules: every destination allowed (after normalisation). */
+function allowAll(): Policy {
+  allowAllPolicy ??= compilePolicy({ rules: [], default: 'allow' });
+  return allowAllPolicy;
+}
+
+function outbound(value: OutboundAddresses | undefined): OutboundAddresses {
+  if (value === undefined) return {};
+  if (value.ipv4 !== undefined && parseIPv4(value.ipv4) === undefined) {
+    throw invalidOption('outbound.ipv4', `must be an IPv4 address, got "${value.ipv4}"`);
+  }
+  if (value.ipv6 !== undefined && parseIPv6(value.ipv6) === undefined) {
+    throw invalidOption('outbound.ipv6', `must be an IPv6 address, got "${value.ipv6}"`);
+  }
+  return Object.freeze({ ...value });
 }

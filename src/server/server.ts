@@ -11,6 +11,7 @@ import { SocksUsageError, UsageErrorCode } from '../errors.js';
 import { parseIPv4, parseIPv6 } from '../protocol/address.js';
 import type { UserDatabase } from '../auth/users.js';
 import type { SessionRecord } from './session-record.js';
+import { ConcurrencyCounter, FailureThrottle } from './limits.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -54,10 +55,17 @@ export class FerryServer implements ServerContext {
   #accepted = 0;
   #rejected = 0;
   #closing: Promise<void> | undefined;
+  readonly #perIp = new ConcurrencyCounter();
+  readonly userSessions = new ConcurrencyCounter();
+  readonly authThrottle: FailureThrottle;
 
   constructor(options: ServerOptions = {}) {
     this.#options = resolveServerOptions(options);
     this.#users = this.#options.users;
+    this.authThrottle = new FailureThrottle({
+      maxFailures: this.#options.authFailureLimit,
+      window: this.#options.authFailureWindow,
+    });
   }
 
   get options(): ResolvedServerOptions {
@@ -66,6 +74,11 @@ export class FerryServer implements ServerContext {
 
   get stats(): ServerStats {
     return { active: this.#connections.size, accepted: this.#accepted, rejected: this.#rejected };
+  }
+
+  /** True once close() was called: the server no longer accepts (for readiness probes). */
+  get closing(): boolean {
+    return this.#closing !== undefined;
   }
 
   /** Live sessions' records (a snapshot of references; records update as sessions progress). */
@@ -84,6 +97,21 @@ export class FerryServer implements ServerContext {
   }
 
   /**
+   * Hot reload: validates the new options, then swaps them in at once. New connections use them;
+   * live sessions keep the timers and decisions they already have.
+   * @throws SocksUsageError naming the field when an option is invalid (nothing changes then).
+   */
+  reconfigure(options: ServerOptions): void {
+    const resolved = resolveServerOptions(options);
+    this.#options = resolved;
+    this.#users = resolved.users;
+    this.authThrottle.configure({
+      maxFailures: resolved.authFailureLimit,
+      window: resolved.authFailureWindow,
+    });
+  }
+
+  /**
    * Starts listening on each address. Resolves with the bound addresses.
    * @throws SocksUsageError when an address is not loopback and the server has no authentication
    *   (unless `insecureOpenProxy`), or when the server is closing. Listen errors (EADDRINUSE, ...)
@@ -99,11 +127,12 @@ export class FerryServer implements ServerContext {
       if (
         !isLoopbackHost(a.host) &&
         this.#users === undefined &&
+        !this.#options.hasRules &&
         !this.#options.insecureOpenProxy
       ) {
         throw new SocksUsageError(
           UsageErrorCode.InvalidOption,
-          `refusing to listen on ${a.host} without authentication: that would be an open proxy (configure users, or set insecureOpenProxy)`,
+          `refusing to listen on ${a.host} without authentication or access rules: that would be an open proxy (configure users or rules, or set insecureOpenProxy)`,
         );
       }
     }
@@ -153,9 +182,17 @@ export class FerryServer implements ServerContext {
   }
 
   readonly #onConnection = (socket: net.Socket): void => {
-    if (this.#closing !== undefined || this.#connections.size >= this.#options.maxConnections) {
+    const ip = socket.remoteAddress ?? '';
+    const reason =
+      this.#closing !== undefined
+        ? 'closing'
+        : this.#connections.size >= this.#options.maxConnections
+          ? 'max-connections'
+          : !this.#perIp.tryAcquire(ip, this.#options.maxConnectionsPerIp)
+            ? 'per-ip-limit'
+            : undefined;
+    if (reason !== undefined) {
       this.#rejected++;
-      const reason = this.#closing !== undefined ? 'closing' : 'max-connections';
       publish(channels.connectionRejected, () => ({
         reason,
         remoteAddress: socket.remoteAddress,
@@ -174,6 +211,7 @@ export class FerryServer implements ServerContext {
 
   readonly #onConnectionEnd = (conn: Connection): void => {
     this.#connections.delete(conn);
+    this.#perIp.release(conn.record.clientAddress);
     publish(channels.sessionEnd, () => ({ session: conn.record }));
     if (this.#connections.size === 0) this.#drained?.();
   };

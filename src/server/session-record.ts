@@ -25,11 +25,17 @@ export interface SessionRecord {
   destination: string | undefined;
   /** The address actually connected to or bound (`ip:port`). */
   remote: string | undefined;
+  /** The access rule that decided the request (`default` when none matched). */
+  rule: string | undefined;
   /**
-   * The reply sent, in the dialect's own terms: SOCKS5 REP, SOCKS4 CD (0x5A granted, 0x5B
-   * rejected), HTTP status (of the last response on the connection); undefined when none was sent.
+   * The outcome as a SOCKS5 REP code, whatever the dialect (so logs and metrics compare): 00 when
+   * the request went through (SOCKS4 `5A`, HTTP `200` to CONNECT or a forwarded response), else
+   * the REP its error maps to (SOCKS4 says `5B` to all of them; HTTP 502/504/403). Undefined when
+   * no reply was sent (a malformed message, a failed login).
    */
   reply: number | undefined;
+  /** HTTP: the status of the last response sent on the connection (ferry's own or forwarded). */
+  httpStatus: number | undefined;
   /** SOCKS4 USERID as the client sent it: logged, never trusted as authentication. */
   userId: string | undefined;
   /** HTTP: the method of the last request on the connection. */
@@ -38,6 +44,10 @@ export interface SessionRecord {
   httpRequests: number;
   bytesUp: number;
   bytesDown: number;
+  /** Milliseconds from accept to the end of the handshake (the first reply, or the refusal). */
+  handshakeMs: number | undefined;
+  /** Milliseconds the outgoing connect took (CONNECT). */
+  connectMs: number | undefined;
   /** Milliseconds from accept to end; set when the session ends. */
   duration: number | undefined;
   /** Why it ended: `closed`, `idle-timeout`, `handshake-timeout`, `auth-failed`, ... */
@@ -64,12 +74,16 @@ export function newSessionRecord(
     command: undefined,
     destination: undefined,
     remote: undefined,
+    rule: undefined,
     reply: undefined,
+    httpStatus: undefined,
     userId: undefined,
     httpMethod: undefined,
     httpRequests: 0,
     bytesUp: 0,
     bytesDown: 0,
+    handshakeMs: undefined,
+    connectMs: undefined,
     duration: undefined,
     endReason: undefined,
     error: undefined,

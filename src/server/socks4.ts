@@ -6,17 +6,17 @@
  */
 import { Command, commandNames, Reply } from '../protocol/constants.js';
 import { formatHostPort, type SocksAddress } from '../protocol/address.js';
-import { Socks4Command, Socks4Reply } from '../protocol/socks4.js';
+import { Socks4Command } from '../protocol/socks4.js';
 import {
   NEED_DATA,
   PAUSED,
   Socks4ServerSession,
   type Socks4ServerEvent,
 } from '../protocol/socks4-server-session.js';
-import { SocksDialError, SocksError } from '../errors.js';
+import { replyForError, SocksDialError } from '../errors.js';
 import type { Connection } from './connection.js';
 import type { CommandContext } from './commands/context.js';
-import { commandRunners } from './commands/index.js';
+import { runCommand } from './commands/index.js';
 import { mayProceedAnonymously } from './anonymous.js';
 
 /** SOCKS4's CD values name the same operations as SOCKS5's CMD; the command table is shared. */
@@ -71,7 +71,6 @@ export class Socks4Handler {
   #handle(event: Socks4ServerEvent): void {
     const conn = this.#conn;
     if (event.type === 'protocol-error') {
-      conn.record.reply = Socks4Reply.Rejected;
       conn.closeWith(event.response, 'protocol-error', event.error.code);
       return;
     }
@@ -98,23 +97,21 @@ export class Socks4Handler {
       );
       return;
     }
-    void commandRunners[command](this.#context(destination));
+    runCommand(command, this.#context(destination));
   }
 
   /**
-   * SOCKS4 has one failure code: every error is 5B. The record keeps the error's code, so the log
-   * still says why (ECONNREFUSED, ERR_SOCKS_CONNECT_TIMEOUT, ERR_SOCKS_AUTH_REQUIRED, ...).
+   * SOCKS4 has one failure code: every error is 5B. The record keeps the SOCKS5 meaning and the
+   * error's code, so the log still says why (ECONNREFUSED, ERR_SOCKS_NOT_ALLOWED and its rule,
+   * ERR_SOCKS_AUTH_REQUIRED, ...).
    */
-  #fail(err: unknown, reason: string): void {
+  #fail(err: unknown, reason?: string): void {
     const conn = this.#conn;
-    conn.record.reply = Socks4Reply.Rejected;
+    conn.record.reply = replyForError(err);
     if (conn.closing) return;
     const bytes = this.#session.send({ type: 'reply', granted: false });
-    conn.closeWith(
-      bytes,
-      reason,
-      err instanceof SocksError ? err.code : (err as NodeJS.ErrnoException).code,
-    );
+    const noted = conn.noteFailure(err);
+    conn.closeWith(bytes, reason ?? noted);
   }
 
   #context(destination: SocksAddress): CommandContext {
@@ -125,11 +122,11 @@ export class Socks4Handler {
       destination,
       succeed: (bound) => {
         conn.handshakeDone();
-        conn.record.reply = Socks4Reply.Granted;
+        conn.record.reply = Reply.Succeeded;
         conn.socket.write(session.send({ type: 'reply', granted: true, bound }));
       },
       fail: (err) => {
-        this.#fail(err, 'refused');
+        this.#fail(err);
       },
       takePending: () => {
         conn.socket.off('data', this.#onData);

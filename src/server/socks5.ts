@@ -10,13 +10,11 @@ import {
   type SocksAddress,
 } from '../protocol/address.js';
 import { NEED_DATA, PAUSED, ServerSession, type ServerEvent } from '../protocol/server-session.js';
-import { replyForError, SocksError } from '../errors.js';
-import { channels, publish } from '../observability/channels.js';
+import { replyForError } from '../errors.js';
 import type { Connection } from './connection.js';
 import type { CommandContext } from './commands/context.js';
-import { commandRunners } from './commands/index.js';
-
-const textDecoder = new TextDecoder('utf-8');
+import { runCommand } from './commands/index.js';
+import { authenticateUser } from './authenticate.js';
 
 /** Picks the server's method for the client's offer: the server's policy, in its own order. */
 export function chooseMethod(offered: readonly number[], available: readonly number[]): number {
@@ -102,28 +100,13 @@ export class Socks5Handler {
 
   async #authenticate(username: Uint8Array, password: Uint8Array): Promise<void> {
     const conn = this.#conn;
-    const users = conn.server.users();
-    let user: string | undefined;
-    try {
-      user = users === undefined ? undefined : await users.verify(username, password);
-    } finally {
-      password.fill(0);
-    }
-    const name = textDecoder.decode(username);
-    publish(channels.auth, () => ({
-      session: conn.record,
-      method: 'username',
-      user: name,
-      success: user !== undefined,
-    }));
+    const user = await authenticateUser(conn, username, password);
     if (conn.closing) return;
     const bytes = this.#session.send({ type: 'auth-result', success: user !== undefined });
     if (user === undefined) {
-      conn.record.user = name;
       conn.closeWith(bytes, 'auth-failed');
       return;
     }
-    conn.record.user = user;
     conn.socket.write(bytes);
     conn.socket.resume();
     this.#advance();
@@ -134,7 +117,7 @@ export class Socks5Handler {
     conn.record.command = commandNames[command];
     conn.record.destination = formatHostPort(destination.host, destination.port);
     const ctx = this.#context(destination);
-    void commandRunners[command](ctx);
+    runCommand(command, ctx);
   }
 
   #context(destination: SocksAddress): CommandContext {
@@ -159,11 +142,7 @@ export class Socks5Handler {
         conn.record.reply = reply;
         if (conn.closing) return;
         const bytes = session.send({ type: 'reply', reply, bound: UNSPECIFIED_ADDRESS });
-        conn.closeWith(
-          bytes,
-          'refused',
-          err instanceof SocksError ? err.code : (err as NodeJS.ErrnoException).code,
-        );
+        conn.closeWith(bytes, conn.noteFailure(err));
       },
       takePending: () => {
         conn.socket.off('data', this.#onData);

@@ -31,12 +31,13 @@ describe('ferry serve: dialects', () => {
 
       const socks4 = await logs.waitFor((l) => l.event === 'access' && l.dialect === 'socks4');
       assert.equal(socks4.userId, 'ident-user');
-      assert.equal(socks4.reply, 0x5a);
+      assert.equal(socks4.reply, 0x00);
       assert.equal(socks4.user, undefined);
       const http = await logs.waitFor((l) => l.event === 'access' && l.dialect === 'http');
       assert.equal(http.httpMethod, 'GET');
       assert.equal(http.httpRequests, 2);
-      assert.equal(http.reply, 200);
+      assert.equal(http.reply, 0x00);
+      assert.equal(http.httpStatus, 200);
       const requests = logs.lines.filter((l) => l.event === 'http-request');
       assert.deepEqual(
         requests.map((l) => [l.method, l.destination, l.status]),

@@ -51,7 +51,8 @@ describe('HTTP CONNECT', () => {
     assert.equal(session.dialect, 'http');
     assert.equal(session.command, 'connect');
     assert.equal(session.httpMethod, 'CONNECT');
-    assert.equal(session.reply, 200);
+    assert.equal(session.httpStatus, 200);
+    assert.equal(session.reply, 0x00);
     assert.equal(session.bytesUp, 16);
   });
 

@@ -16,6 +16,8 @@ import { UserDatabase } from '../../src/auth/users.js';
 import { hashPassword } from '../../src/auth/password.js';
 import type { SessionRecord } from '../../src/server/session-record.js';
 import { createServer } from '../../src/server/index.js';
+import { connect } from '../../src/client/connect.js';
+import { SocksReplyError } from '../../src/errors.js';
 
 const CONNECT = 0x01;
 const BIND = 0x02;
@@ -75,7 +77,7 @@ describe('SOCKS4 / SOCKS4a', () => {
     assert.equal(session.user, undefined, 'USERID is not an authenticated user');
     assert.equal(session.command, 'connect');
     assert.equal(session.destination, `127.0.0.1:${echo.port}`);
-    assert.equal(session.reply, 0x5a);
+    assert.equal(session.reply, 0x00, 'the record speaks SOCKS5 REP for every dialect');
     assert.equal(session.bytesUp, 4);
     assert.equal(session.endReason, 'closed');
   });
@@ -116,10 +118,14 @@ describe('SOCKS4 / SOCKS4a', () => {
       await ended.waitFor((m) => m.session.error === 'ECONNREFUSED'),
       await ended.waitFor((m) => m.session.destination === 'nonexistent.invalid:80'),
     ];
-    for (const { session } of records) {
-      assert.equal(session.reply, 0x5b);
-      assert.equal(session.endReason, 'refused');
-    }
+    // On the wire both are 5B; the record keeps the SOCKS5 meaning (05 refused, 04 unreachable).
+    assert.deepEqual(
+      records.map(({ session }) => [session.reply, session.endReason]),
+      [
+        [0x05, 'refused'],
+        [0x04, 'refused'],
+      ],
+    );
   });
 
   it('a malformed request (unknown CD) gets 5B and a close', async () => {
@@ -244,6 +250,47 @@ describe('protocols option', () => {
   it('bad values are refused naming the option', () => {
     for (const protocols of [[], ['socks6']] as unknown as ('socks5' | 'http')[][]) {
       assert.throws(() => createServer({ protocols }), /protocols:/);
+    }
+  });
+});
+
+describe("ferry's own client over SOCKS4 and SOCKS4a", () => {
+  it('socks4a:// (the server resolves) and socks4:// (the client resolves) reach the echo', async () => {
+    const ferry = await startFerry();
+    const echo = await startEcho();
+    try {
+      for (const scheme of ['socks4a', 'socks4']) {
+        const { socket } = await connect({
+          proxy: `${scheme}://127.0.0.1:${ferry.port}`,
+          destination: { host: 'localhost', port: echo.port },
+          timeout: 5000,
+        });
+        const reader = new Reader(socket);
+        socket.write(scheme);
+        assert.equal((await reader.read(scheme.length)).toString(), scheme);
+        socket.destroy();
+      }
+    } finally {
+      await ferry.close();
+      await echo.close();
+    }
+  });
+
+  it('a refusal surfaces as SocksReplyError version 4, 5B', async () => {
+    const ferry = await startFerry({
+      users: UserDatabase.parse(`alice:${await hashPassword('pw')}\n`),
+    });
+    try {
+      await assert.rejects(
+        connect({
+          proxy: `socks4a://127.0.0.1:${ferry.port}`,
+          destination: { host: 'localhost', port: 9 },
+          timeout: 5000,
+        }),
+        (err: unknown) => err instanceof SocksReplyError && err.version === 4 && err.reply === 0x5b,
+      );
+    } finally {
+      await ferry.close();
     }
   });
 });

@@ -1,23 +1,43 @@
 /**
- * CONNECT (RFC 1928 §4): dial the destination, answer with the outgoing socket's own address,
- * then relay. A failure becomes the reply its error maps to (src/errors.ts).
+ * CONNECT (RFC 1928 §4): check the destination against the rules (on the resolved addresses),
+ * dial exactly the checked addresses, answer with the outgoing socket's own address, then relay.
+ * A failure becomes the reply its error maps to (src/errors.ts).
  */
+import type { Socket } from 'node:net';
 import { dialTcp } from '../../dial/connect.js';
+import { resolveAllowed, type CheckedDestination } from '../../dial/destination.js';
+import { lookupFor } from '../../dial/lookup.js';
 import { formatHostPort } from '../../protocol/address.js';
+import type { OutboundAddresses } from '../options.js';
 import type { CommandContext } from './context.js';
 
 export async function runConnect(ctx: CommandContext): Promise<void> {
   const { conn, destination } = ctx;
-  let upstream;
+  const options = conn.server.options;
+  let upstream: Socket;
+  const started = Date.now();
   try {
-    upstream = await dialTcp(destination.host, destination.port, {
-      timeout: conn.server.options.connectTimeout,
+    const checked = await resolveAllowed(
+      conn.policy('connect'),
+      options.resolver,
+      destination.host,
+      destination.port,
+      {
+        signal: conn.signal,
+      },
+    );
+    conn.record.rule = checked.verdict.rule.name;
+    upstream = await dialTcp(checked.host, checked.port, {
+      timeout: options.connectTimeout,
       signal: conn.signal,
+      ...sourceFor(checked, options.outbound),
     });
   } catch (err) {
+    conn.record.connectMs = Date.now() - started;
     ctx.fail(err);
     return;
   }
+  conn.record.connectMs = Date.now() - started;
   if (conn.closing) {
     upstream.destroy();
     return;
@@ -25,4 +45,20 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
   conn.record.remote = formatHostPort(upstream.remoteAddress ?? '', upstream.remotePort ?? 0);
   ctx.succeed({ address: upstream.localAddress ?? '0.0.0.0', port: upstream.localPort ?? 0 });
   conn.startRelay(upstream, ctx.takePending());
+}
+
+/**
+ * With a configured source address Node cannot run Happy Eyeballs across families (a socket is
+ * bound to one family): connect to the first checked address's family only, from its address.
+ */
+export function sourceFor(
+  checked: CheckedDestination,
+  outbound: OutboundAddresses,
+): { lookup?: CheckedDestination['lookup']; localAddress?: string } {
+  const first = checked.addresses[0];
+  const local =
+    first === undefined ? undefined : first.family === 4 ? outbound.ipv4 : outbound.ipv6;
+  if (local === undefined || first === undefined) return { lookup: checked.lookup };
+  const sameFamily = checked.addresses.filter((a) => a.family === first.family);
+  return { lookup: lookupFor(sameFamily), localAddress: local };
 }

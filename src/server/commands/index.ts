@@ -23,3 +23,21 @@ export const commandRunners: Readonly<Record<Command, CommandRunner>> = {
   [Command.Bind]: notSupported(Command.Bind),
   [Command.UdpAssociate]: notSupported(Command.UdpAssociate),
 };
+
+/**
+ * The one entry point every dialect uses to run a command: admission checks that apply to all
+ * dialects (the per-user session limit; access rules plug in here) run first.
+ */
+export function runCommand(command: Command, ctx: CommandContext): void {
+  if (!ctx.conn.acquireUserSlot()) {
+    ctx.fail(
+      new SocksDialError(
+        'ERR_SOCKS_USER_LIMIT',
+        `user ${ctx.conn.record.user ?? ''} is at maxSessionsPerUser`,
+        Reply.NotAllowed,
+      ),
+    );
+    return;
+  }
+  void commandRunners[command](ctx);
+}

@@ -1,0 +1,75 @@
+/**
+ * The effective configuration as `ferry check-config` prints it: every key with the value in force
+ * (defaults filled in from the server's own option resolution), durations spelled back, secrets
+ * masked.
+ */
+import { resolveServerOptions } from '../server/options.js';
+import { serverOptionsFrom } from './load.js';
+import { formatDuration } from './duration.js';
+import type { FerryConfig } from './schema.js';
+import type { UserDatabase } from '../auth/users.js';
+import { formatHostPort } from '../protocol/address.js';
+import { resolverDefaults } from '../dial/resolver.js';
+
+export function effectiveConfig(
+  config: FerryConfig,
+  users: UserDatabase | undefined,
+): Record<string, unknown> {
+  const o = resolveServerOptions(serverOptionsFrom(config, users));
+  const admin = config.admin;
+  return {
+    listen: (config.listen ?? [{ host: '127.0.0.1', port: 1080 }]).map((a) =>
+      formatHostPort(a.host, a.port),
+    ),
+    users:
+      config.users === undefined
+        ? null
+        : { file: config.users, count: users?.size ?? 0, hashes: '(masked)' },
+    insecureOpenProxy: o.insecureOpenProxy,
+    timeouts: {
+      handshake: formatDuration(o.handshakeTimeout),
+      connect: formatDuration(o.connectTimeout),
+      idle: formatDuration(o.idleTimeout),
+      drain: formatDuration(o.drainTimeout),
+    },
+    limits: {
+      maxConnections: o.maxConnections,
+      maxConnectionsPerIp: o.maxConnectionsPerIp,
+      maxSessionsPerUser: o.maxSessionsPerUser,
+      authFailureLimit: o.authFailureLimit,
+      authFailureWindow: formatDuration(o.authFailureWindow),
+    },
+    protocols: o.protocols,
+    http: { maxHeaderSize: o.httpMaxHeaderSize },
+    access:
+      config.access === undefined
+        ? { default: 'allow', rules: [] }
+        : {
+            default: config.access.default,
+            mixedResolution: config.access.mixedResolution ?? 'allowed-only',
+            rules: config.access.rules,
+          },
+    dns: {
+      servers: config.dns?.servers ?? '(system)',
+      family: config.dns?.family ?? resolverDefaults.family,
+      timeout: formatDuration(config.dns?.timeout ?? resolverDefaults.timeout),
+      tries: config.dns?.tries ?? resolverDefaults.tries,
+      cacheSize: config.dns?.cacheSize ?? resolverDefaults.cacheSize,
+      minTtl: formatDuration(config.dns?.minTtl ?? resolverDefaults.minTtl * 1000),
+      maxTtl: formatDuration(config.dns?.maxTtl ?? resolverDefaults.maxTtl * 1000),
+      negativeTtl: formatDuration(config.dns?.negativeTtl ?? resolverDefaults.negativeTtl * 1000),
+      systemFallback: config.dns?.systemFallback ?? resolverDefaults.systemFallback,
+      systemTtl: formatDuration(config.dns?.systemTtl ?? resolverDefaults.systemTtl * 1000),
+    },
+    outbound: { ipv4: o.outbound.ipv4 ?? '(system)', ipv6: o.outbound.ipv6 ?? '(system)' },
+    log: { level: config.log?.level ?? 'info', file: config.log?.file ?? '(stdout)' },
+    admin:
+      admin === undefined
+        ? null
+        : typeof admin === 'number'
+          ? `127.0.0.1:${admin}`
+          : formatHostPort(admin.host, admin.port),
+    watch: config.watch ?? false,
+    workers: config.workers ?? 1,
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Access rules on the wire: a denied destination gets 02 and no outbound connection is attempted
+ * (a listener that must see nothing proves it), for every odd spelling of a private address.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { connectTo, Reader, startFerry } from '../helpers/net.js';
+import { ChannelLog } from '../helpers/events.js';
+import { connectDomain, connectIPv4, GREETING_NOAUTH, hex, parseReply } from '../helpers/socks5.js';
+import { compilePolicy } from '../../src/rules/index.js';
+import { channelNames, type SessionEvent } from '../../src/observability/channels.js';
+
+/** A listener that counts every connection it gets. */
+async function tripwire(
+  host: string,
+): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server = net.createServer((s) => {
+    hits++;
+    s.destroy();
+  });
+  server.listen(0, host);
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    hits: () => hits,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+async function request(port: number, req: Buffer): Promise<number> {
+  const socket = await connectTo(port);
+  const reader = new Reader(socket);
+  socket.write(Buffer.concat([GREETING_NOAUTH, req]));
+  assert.deepEqual(await reader.read(2), hex('05 00'));
+  const head = await reader.read(4);
+  await reader.read(head[3] === 0x04 ? 18 : 6);
+  socket.destroy();
+  return head[1]!;
+}
+
+/** CONNECT to an IPv6 literal given as 16 octets. */
+function connectIPv6(bytes: string, port: number): Buffer {
+  const b = Buffer.concat([hex('05 01 00 04'), hex(bytes), Buffer.alloc(2)]);
+  b.writeUInt16BE(port, 20);
+  return b;
+}
+
+describe('access rules: deny private', () => {
+  let ferry: Awaited<ReturnType<typeof startFerry>>;
+  let wire: Awaited<ReturnType<typeof tripwire>>;
+  let allowed: Awaited<ReturnType<typeof tripwire>>;
+  before(async () => {
+    wire = await tripwire('127.0.0.1');
+    allowed = await tripwire('127.0.0.2');
+    const rules = compilePolicy({
+      default: 'allow',
+      rules: [
+        { name: 'lab-host', action: 'allow', destination: '127.0.0.2/32' },
+        { name: 'no-private', action: 'deny', destination: 'private' },
+      ],
+    });
+    ferry = await startFerry({ rules });
+  });
+  after(async () => {
+    await ferry.close();
+    await wire.close();
+    await allowed.close();
+  });
+
+  const spellings = [
+    '127.0.0.1',
+    '127.1',
+    '0x7f.1',
+    '0x7f000001',
+    '017700000001',
+    '2130706433',
+    '127.000.000.001',
+    '0',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '[::1]',
+    'localhost',
+    'LOCALHOST.',
+  ];
+  for (const host of spellings) {
+    it(`"${host}" as a domain → 02, nothing dialled`, async () => {
+      assert.equal(await request(ferry.port, connectDomain(host, wire.port)), 0x02);
+    });
+  }
+
+  it('IPv4-mapped and ::1 as IPv6 addresses → 02', async () => {
+    assert.equal(
+      await request(ferry.port, connectIPv6('00000000000000000000ffff7f000001', wire.port)),
+      0x02,
+    );
+    assert.equal(
+      await request(ferry.port, connectIPv6('00000000000000000000000000000001', wire.port)),
+      0x02,
+    );
+  });
+
+  it('169.254.169.254 (cloud metadata) and fd00::1 → 02', async () => {
+    assert.equal(await request(ferry.port, connectIPv4('169.254.169.254', 80)), 0x02);
+    assert.equal(
+      await request(ferry.port, connectIPv6('fd000000000000000000000000000001', 80)),
+      0x02,
+    );
+  });
+
+  it('the tripwire saw no connection at all', () => {
+    assert.equal(wire.hits(), 0);
+  });
+
+  it('an earlier allow rule still reaches its host, and the log names the rules', async () => {
+    const ended = new ChannelLog<SessionEvent>(channelNames.sessionEnd);
+    try {
+      const socket = await connectTo(ferry.port);
+      const reader = new Reader(socket);
+      socket.write(Buffer.concat([GREETING_NOAUTH, connectIPv4('127.0.0.2', allowed.port)]));
+      await reader.read(2);
+      assert.equal(parseReply(await reader.read(10)).rep, 0);
+      await reader.closed(); // the tripwire hangs up; we end our half too
+      socket.end();
+      assert.equal(allowed.hits(), 1);
+      const ok = await ended.waitFor((e) => e.session.reply === 0);
+      assert.equal(ok.session.rule, 'lab-host');
+      await request(ferry.port, connectDomain('127.1', wire.port));
+      const denied = await ended.waitFor((e) => e.session.reply === 2);
+      assert.equal(denied.session.rule, 'no-private');
+      assert.equal(denied.session.endReason, 'denied');
+      assert.equal(denied.session.error, 'ERR_SOCKS_NOT_ALLOWED');
+    } finally {
+      ended.close();
+    }
+  });
+
+  it('a host that is neither an address nor a name → 04', async () => {
+    assert.equal(await request(ferry.port, connectDomain('1.2.3.256', 80)), 0x04);
+    assert.equal(await request(ferry.port, connectDomain('fe80::1%eth0', 80)), 0x04);
+  });
+});
+
+describe('access rules: the safe default', () => {
+  it('rules count as a safeguard: a non-loopback listener is allowed with rules and no users', async () => {
+    const rules = compilePolicy({
+      default: 'deny',
+      rules: [{ action: 'allow', client: 'loopback' }],
+    });
+    const ferry = await startFerry({ rules }, '0.0.0.0');
+    assert.ok(ferry.port > 0);
+    await ferry.close();
+  });
+});
