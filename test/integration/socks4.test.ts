@@ -134,13 +134,36 @@ describe('SOCKS4 / SOCKS4a', () => {
     assert.ok(await reader.closed());
   });
 
-  it('BIND goes to the command table (not supported yet: 5B)', async () => {
+  it('BIND: two replies, then the peer and the client talk', async (t) => {
     using ended = new ChannelLog<SessionEvent>(channelNames.sessionEnd);
-    const { reader, reply } = await request(ferry.port, socks4Request(BIND, '127.0.0.1', 21));
-    assert.equal(reply.cd, 0x5b);
-    assert.ok(await reader.closed());
-    const { session } = await ended.waitFor((m) => m.session.command === 'bind');
-    assert.equal(session.error, 'ERR_SOCKS_COMMAND_NOT_SUPPORTED');
+    const socket = await connectTo(ferry.port);
+    const reader = new Reader(socket);
+    // DSTIP names the application server, i.e. the peer expected to connect: 127.0.0.1.
+    socket.write(socks4Request(BIND, '127.0.0.1', 21, 'ftp'));
+    const first = parseSocks4Reply(await reader.read(8));
+    if (first.cd === 0x5b) {
+      // Until the BIND runner lands (branch bindudp) the command table answers "not supported":
+      // SOCKS4 must turn that into 5B and close, and say why in the record.
+      assert.ok(await reader.closed());
+      const { session } = await ended.waitFor((m) => m.session.command === 'bind');
+      assert.equal(session.error, 'ERR_SOCKS_COMMAND_NOT_SUPPORTED');
+      assert.equal(session.reply, 0x07);
+      t.skip("the server's BIND runner is not merged yet: checked the 5B refusal only");
+      return;
+    }
+    assert.equal(first.cd, 0x5a);
+    assert.ok(first.port > 0, 'the listening port');
+    const host = first.ip === '0.0.0.0' ? '127.0.0.1' : first.ip;
+    const peer = await connectTo(first.port, host);
+    const second = parseSocks4Reply(await reader.read(8));
+    assert.deepEqual([second.cd, second.ip, second.port], [0x5a, '127.0.0.1', peer.localPort]);
+    const peerReader = new Reader(peer);
+    peer.write('from peer');
+    assert.equal((await reader.read(9)).toString(), 'from peer');
+    socket.write('from client');
+    assert.equal((await peerReader.read(11)).toString(), 'from client');
+    socket.destroy();
+    peer.destroy();
   });
 
   it('the handshake deadline applies to a SOCKS4 request that never ends', async () => {
