@@ -13,6 +13,7 @@ import {
   parsePositiveInt,
   parseProtocols,
   parseWorkers,
+  parseCidr,
 } from './parse.js';
 import { runServer } from './runtime.js';
 
@@ -37,6 +38,8 @@ interface ServeFlags {
   workers?: number | 'auto';
   protocols?: ('socks5' | 'socks4' | 'http')[];
   httpMaxHeaderSize?: number;
+  proxyProtocol?: boolean;
+  trustedProxies?: string[];
 }
 
 /** The flags as a configuration overlay: what was given on the command line wins over the file. */
@@ -64,6 +67,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     workers: f.workers,
     protocols: f.protocols,
     http: { maxHeaderSize: f.httpMaxHeaderSize },
+    trustedProxies: f.trustedProxies,
   };
 }
 
@@ -149,6 +153,18 @@ export function serveCommand(): Command {
       parseAdminAddress,
     )
     .option(
+      '--proxy-protocol',
+      'every --listen address expects a PROXY protocol v1/v2 header from --trusted-proxies',
+    )
+    .option(
+      '--trusted-proxies <cidr>',
+      'load balancer allowed to send a PROXY header (CIDR or address); repeatable, or comma-separated',
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        ...value.split(',').map(parseCidr),
+      ],
+    )
+    .option(
       '--workers <n|auto>',
       'worker processes sharing the listeners; auto = one per core (default: 1)',
       parseWorkers,
@@ -158,6 +174,10 @@ export function serveCommand(): Command {
       'allow listening beyond loopback WITHOUT authentication (an open proxy: anyone who can reach it can use it)',
     )
     .action(async (flags: ServeFlags) => {
-      await runServer(flags.config, flagsToConfig(flags));
+      await runServer({
+        configPath: flags.config,
+        flags: flagsToConfig(flags),
+        proxyProtocol: flags.proxyProtocol === true,
+      });
     });
 }

@@ -12,6 +12,7 @@ import type { Dialect } from './session-record.js';
 import { Socks5Handler } from './socks5.js';
 import { Socks4Handler } from './socks4.js';
 import { HttpHandler } from './http.js';
+import { startsWithProxyHeader } from '../protocol/proxy-protocol.js';
 
 /** A dialect handler takes over the socket's 'data' events and is fed the first chunk. */
 export interface DialectHandler {
@@ -49,12 +50,24 @@ export function dialectFor(
   return dialect !== undefined && enabled.includes(dialect) ? factories[dialect] : undefined;
 }
 
+export interface DetectOptions {
+  /** Bytes already read (after a PROXY header): detect from them before reading more. */
+  readonly initial?: Uint8Array | undefined;
+  /**
+   * On a PROXY-protocol listener, a client that is not a trusted balancer but sends a PROXY
+   * header is refused: it would otherwise be trying to choose its own address.
+   */
+  readonly refuseProxyHeader?: boolean | undefined;
+}
+
 /** Waits for the first chunk, then hands the connection to its dialect. */
-export function detectDialect(conn: Connection): void {
+export function detectDialect(conn: Connection, options: DetectOptions = {}): void {
   const socket = conn.socket;
-  const onFirst = (chunk: Buffer): void => {
-    socket.off('data', onFirst);
-    socket.off('end', onEnd);
+  const start = (chunk: Uint8Array): void => {
+    if (options.refuseProxyHeader === true && startsWithProxyHeader(chunk) === true) {
+      conn.closeWith(undefined, 'untrusted-proxy-header', 'ERR_SOCKS_UNTRUSTED_PROXY_HEADER');
+      return;
+    }
     const first = chunk[0] ?? -1;
     const factory = dialectFor(first, conn.server.options.protocols);
     if (factory === undefined) {
@@ -68,6 +81,15 @@ export function detectDialect(conn: Connection): void {
       return;
     }
     factory(conn).receive(chunk);
+  };
+  if (options.initial !== undefined && options.initial.length > 0) {
+    start(options.initial);
+    return;
+  }
+  const onFirst = (chunk: Buffer): void => {
+    socket.off('data', onFirst);
+    socket.off('end', onEnd);
+    start(chunk);
   };
   const onEnd = (): void => {
     conn.closeWith(undefined, 'client-closed');
