@@ -10,6 +10,7 @@ import {
   type ClosingEvent,
   type ConnectionRejectedEvent,
   type AuthThrottledEvent,
+  type HttpRequestEvent,
   type ListeningEvent,
   type BindRefusedEvent,
   type SessionEvent,
@@ -119,11 +120,15 @@ export function wireServerLogs(log: Logger): () => void {
               ? `[${s.clientAddress}]:${s.clientPort}`
               : `${s.clientAddress}:${s.clientPort}`,
             user: s.user,
+            userId: s.userId,
             command: s.command,
             destination: s.destination,
             remote: s.remote,
             rule: s.rule,
             reply: s.reply,
+            httpMethod: s.httpMethod,
+            httpStatus: s.httpStatus,
+            httpRequests: s.dialect === 'http' ? s.httpRequests : undefined,
             bytesUp: s.bytesUp,
             bytesDown: s.bytesDown,
             durationMs: s.duration,
@@ -160,6 +165,27 @@ export function wireServerLogs(log: Logger): () => void {
             expected: e.expected,
           },
           'BIND: refused a connection from an unexpected peer',
+        );
+      },
+    ],
+    [
+      channelNames.httpRequest,
+      (m) => {
+        const e = m as HttpRequestEvent;
+        log.info(
+          {
+            event: 'http-request',
+            id: e.session.id,
+            user: e.session.user,
+            method: e.method,
+            destination: e.destination,
+            status: e.status,
+            bytesUp: e.bytesUp,
+            bytesDown: e.bytesDown,
+            durationMs: e.durationMs,
+            error: e.error,
+          },
+          'http request',
         );
       },
     ],

@@ -114,3 +114,23 @@ export function parseReassemblyTimeout(text: string): number {
   }
   return ms;
 }
+
+const protocolNames = ['socks5', 'socks4', 'http'] as const;
+type ProtocolName = (typeof protocolNames)[number];
+
+/** Parses a comma-separated list of dialects, e.g. `socks5,http`. */
+export function parseProtocols(text: string): ProtocolName[] {
+  const names = text
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== '');
+  if (names.length === 0) {
+    throw new InvalidArgumentError(`"${text}" names no protocol (use socks5, socks4, http).`);
+  }
+  for (const n of names) {
+    if (!(protocolNames as readonly string[]).includes(n)) {
+      throw new InvalidArgumentError(`unknown protocol "${n}" (use socks5, socks4, http).`);
+    }
+  }
+  return names as ProtocolName[];
+}

@@ -15,6 +15,7 @@ import {
   parsePositiveInt,
   parseReassemblyTimeout,
   parseSize,
+  parseProtocols,
   parseWorkers,
   parseCidr,
 } from './parse.js';
@@ -39,6 +40,8 @@ interface ServeFlags {
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
   workers?: number | 'auto';
+  protocols?: ('socks5' | 'socks4' | 'http')[];
+  httpMaxHeaderSize?: number;
   proxyProtocol?: boolean;
   trustedProxies?: string[];
   bindTimeout?: number;
@@ -76,6 +79,8 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     log: { level: f.logLevel, file: f.logFile },
     admin: f.admin,
     workers: f.workers,
+    protocols: f.protocols,
+    http: { maxHeaderSize: f.httpMaxHeaderSize },
     trustedProxies: f.trustedProxies,
     externalAddress: f.externalAddress,
     udp: {
@@ -92,7 +97,9 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run the proxy server (SOCKS5 on 127.0.0.1:1080 by default)')
+    .description(
+      'run the proxy server (SOCKS5, SOCKS4/4a and HTTP on one port, 127.0.0.1:1080 by default)',
+    )
     .option(
       '--config <file>',
       'YAML configuration file; flags given here override it (see docs/configuration.md)',
@@ -187,6 +194,16 @@ export function serveCommand(): Command {
       '--udp-reassembly-memory <size>',
       `memory for all UDP reassembly queues together (default: ${serverDefaults.udpReassemblyMemory / 1024 / 1024}MiB)`,
       parseSize,
+    )
+    .option(
+      '--protocols <list>',
+      'dialects to answer, comma-separated: socks5,socks4,http (default: all)',
+      parseProtocols,
+    )
+    .option(
+      '--http-max-header-size <bytes>',
+      `HTTP request head cap; beyond it 431 (default: ${serverDefaults.httpMaxHeaderSize})`,
+      parsePositiveInt,
     )
     .addOption(new Option('--log-level <level>', 'log level (default: info)').choices(logLevels))
     .option('--log-file <file>', 'write logs to this file instead of stdout; reopened on SIGHUP')

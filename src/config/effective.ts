@@ -43,6 +43,8 @@ export function effectiveConfig(
       authFailureLimit: o.authFailureLimit,
       authFailureWindow: formatDuration(o.authFailureWindow),
     },
+    protocols: o.protocols,
+    http: { maxHeaderSize: o.httpMaxHeaderSize },
     access:
       config.access === undefined
         ? { default: 'allow', rules: [] }

@@ -151,6 +151,8 @@ export function serverOptionsFrom(
     maxSessionsPerUser: config.limits?.maxSessionsPerUser,
     authFailureLimit: config.limits?.authFailureLimit,
     authFailureWindow: config.limits?.authFailureWindow,
+    protocols: config.protocols,
+    httpMaxHeaderSize: config.http?.maxHeaderSize,
     rules:
       config.access === undefined
         ? undefined

@@ -234,6 +234,23 @@ export const configSchema = z
           .describe('Window of the failed-login throttle (default 1m).'),
       })
       .optional(),
+    protocols: z
+      .array(z.enum(['socks5', 'socks4', 'http']))
+      .min(1)
+      .optional()
+      .describe('Dialects answered on the listeners (default all: socks5, socks4, http).'),
+    http: z
+      .strictObject({
+        maxHeaderSize: z
+          .number()
+          .int()
+          .min(256)
+          .max(1024 * 1024)
+          .optional()
+          .describe('Cap on an HTTP request head in octets; beyond it 431 (default 16384).'),
+      })
+      .optional()
+      .describe('The HTTP proxy dialect.'),
     access: accessSchema.optional().describe('Access rules (docs/rules.md).'),
     dns: dnsSchema.optional().describe('How destination names are resolved.'),
     outbound: outboundSchema.optional().describe('Outgoing connections.'),

@@ -18,6 +18,7 @@ export const channelNames = {
   authThrottled: 'ferry:auth:throttled',
   bindRefused: 'ferry:bind:refused',
   udpDropped: 'ferry:udp:dropped',
+  httpRequest: 'ferry:http:request',
 } as const;
 
 export interface ListeningEvent {
@@ -81,6 +82,22 @@ export interface UdpDroppedEvent {
   readonly from: string | undefined;
 }
 
+/** One forwarded HTTP request, published when its exchange ends (a connection carries several). */
+export interface HttpRequestEvent {
+  readonly session: Readonly<SessionRecord>;
+  readonly method: string;
+  /** `host:port` the request went to. */
+  readonly destination: string;
+  /** The status sent to the client; undefined when the exchange broke before a response. */
+  readonly status: number | undefined;
+  /** Request and response body octets carried. */
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly durationMs: number;
+  /** A stable error code when the exchange failed (errno, HPE_*, ERR_SOCKS_*). */
+  readonly error: string | undefined;
+}
+
 export const channels = {
   serverListening: diagnosticsChannel.channel(channelNames.serverListening),
   serverClosing: diagnosticsChannel.channel(channelNames.serverClosing),
@@ -92,6 +109,7 @@ export const channels = {
   authThrottled: diagnosticsChannel.channel(channelNames.authThrottled),
   bindRefused: diagnosticsChannel.channel(channelNames.bindRefused),
   udpDropped: diagnosticsChannel.channel(channelNames.udpDropped),
+  httpRequest: diagnosticsChannel.channel(channelNames.httpRequest),
 } as const;
 
 /** Publishes only when someone listens, so building the payload costs nothing otherwise. */

@@ -17,3 +17,19 @@ export type {
 } from './client-session.js';
 export * from '../errors.js';
 export * from './socks4.js';
+export { Socks4ServerSession, socks4ReplyAddress } from './socks4-server-session.js';
+export type {
+  Socks4ServerEvent,
+  Socks4ServerReply,
+  Socks4ServerState,
+} from './socks4-server-session.js';
+export * from './http.js';
+export * from './http-body.js';
+export * from './http-proxy.js';
+export { HttpServerSession } from './http-server-session.js';
+export type {
+  HttpClientState,
+  HttpServerEvent,
+  HttpServerMessage,
+  HttpServerState,
+} from './http-server-session.js';

@@ -14,6 +14,18 @@ import {
 import { DnsResolver } from '../dial/resolver.js';
 import { formatIPv6, parseIPv4, parseIPv6 } from '../protocol/address.js';
 import { MAX_DURATION_MS as MAX_TIMER_MS } from '../config/duration.js';
+import type { Dialect, SessionRecord } from './session-record.js';
+
+/** Every dialect the server can speak on one port (picked by the first octet). */
+export const allDialects: readonly Dialect[] = Object.freeze(['socks5', 'socks4', 'http']);
+
+/**
+ * Decides whether a client may proceed WITHOUT credentials while users are configured. Asked for
+ * SOCKS4/4a requests (the protocol carries no password) and for HTTP requests that bring no
+ * `Proxy-Authorization`. The record has the client address, dialect, command, destination and
+ * (SOCKS4) USERID filled in. Resolve true only when a rule explicitly allows that client.
+ */
+export type AllowUnauthenticated = (session: Readonly<SessionRecord>) => boolean | Promise<boolean>;
 
 /** A range of ports, both ends included. */
 export interface PortRange {
@@ -56,6 +68,17 @@ export interface ServerOptions {
    * server would be an open proxy for anyone who can reach it.
    */
   readonly insecureOpenProxy?: boolean | undefined;
+  /** Dialects answered on the listeners; a disabled one is closed unanswered. Default: all. */
+  readonly protocols?: readonly Dialect[] | undefined;
+  /**
+   * With users configured: may this client go without credentials? Default: never (SOCKS4 gets
+   * `5B`, HTTP gets `407`). Without users every client is anonymous and this is not consulted.
+   * The access-rules engine plugs in here.
+   */
+  readonly allowUnauthenticated?: AllowUnauthenticated | undefined;
+  /** Cap on an HTTP request head (request line + header fields), in octets; beyond it `431`.
+   * Default 16 384. */
+  readonly httpMaxHeaderSize?: number | undefined;
   /**
    * BIND: how long to wait for the peer's connection after the first reply, in ms; on expiry
    * the second reply is `06` (TTL expired) and the connection closes. Default 120 000.
@@ -126,6 +149,9 @@ export interface ResolvedServerOptions {
   readonly udpReassemblyTimeout: number;
   readonly udpMaxDatagramSize: number;
   readonly udpReassemblyMemory: number;
+  readonly protocols: readonly Dialect[];
+  readonly allowUnauthenticated: AllowUnauthenticated;
+  readonly httpMaxHeaderSize: number;
   readonly rules: Policy;
   /** Whether `rules` came from the operator (it then counts as a safeguard, like users). */
   readonly hasRules: boolean;
@@ -154,10 +180,33 @@ export const serverDefaults = Object.freeze({
   udpReassemblyTimeout: 5_000,
   udpMaxDatagramSize: 64 * 1024,
   udpReassemblyMemory: 16 * 1024 * 1024,
+  httpMaxHeaderSize: 16 * 1024,
 });
 
 /** RFC 1928 §7: "The reassembly timer MUST be no less than 5 seconds." */
 const MIN_REASSEMBLY_TIMEOUT_MS = 5_000;
+
+/** Bounds for `httpMaxHeaderSize`: room for a request line and Host; at most 1 MiB. */
+const MIN_HEADER_SIZE = 256;
+const MAX_HEADER_SIZE = 1024 * 1024;
+
+const neverAnonymous: AllowUnauthenticated = () => false;
+
+function protocols(value: readonly Dialect[] | undefined): readonly Dialect[] {
+  if (value === undefined) return allDialects;
+  if (!Array.isArray(value) || value.length === 0) {
+    throw invalidOption('protocols', `must be a non-empty list of ${allDialects.join(', ')}`);
+  }
+  for (const p of value as readonly unknown[]) {
+    if (!allDialects.includes(p as Dialect)) {
+      throw invalidOption(
+        'protocols',
+        `unknown protocol "${String(p)}" (expected ${allDialects.join(', ')})`,
+      );
+    }
+  }
+  return Object.freeze([...new Set<Dialect>(value as readonly Dialect[])]);
+}
 
 function duration(
   field: string,
@@ -315,12 +364,38 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       options.udpReassemblyMemory,
       serverDefaults.udpReassemblyMemory,
     ),
+    protocols: protocols(options.protocols),
+    allowUnauthenticated: allowUnauthenticated(options.allowUnauthenticated),
+    httpMaxHeaderSize: headerSize(options.httpMaxHeaderSize),
     rules: options.rules ?? allowAll(),
     hasRules: options.rules !== undefined,
     resolver: options.resolver ?? new DnsResolver(),
     outbound: outbound(options.outbound),
     trustedProxies: addressMatcher('trustedProxies', options.trustedProxies ?? []),
   });
+}
+
+function allowUnauthenticated(value: AllowUnauthenticated | undefined): AllowUnauthenticated {
+  if (value === undefined) return neverAnonymous;
+  if (typeof value !== 'function')
+    throw invalidOption('allowUnauthenticated', 'must be a function');
+  return value;
+}
+
+function headerSize(value: number | undefined): number {
+  if (value === undefined) return serverDefaults.httpMaxHeaderSize;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < MIN_HEADER_SIZE ||
+    value > MAX_HEADER_SIZE
+  ) {
+    throw invalidOption(
+      'httpMaxHeaderSize',
+      `must be an integer number of octets ${MIN_HEADER_SIZE}..${MAX_HEADER_SIZE}, got ${String(value)}`,
+    );
+  }
+  return value;
 }
 
 let allowAllPolicy: Policy | undefined;
