@@ -12,6 +12,7 @@ import type { PendingInput } from './commands/context.js';
 import type { CommandName } from '../protocol/constants.js';
 import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
 import { SocksError } from '../errors.js';
+import { channels, publish } from '../observability/channels.js';
 import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 
 /** What a connection needs from its server. */
@@ -110,6 +111,7 @@ export class Connection {
     if (code !== undefined) this.record.error ??= code;
     if (err instanceof NotAllowedError) {
       this.record.rule = err.rule.name;
+      publish(channels.ruleDenied, () => ({ session: this.record, rule: err.rule.name }));
       return 'denied';
     }
     return 'refused';
