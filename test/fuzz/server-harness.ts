@@ -44,6 +44,8 @@ const zone: Readonly<Record<string, readonly string[]>> = {
   'both.test': ['10.9.9.9', ECHO_HOST],
   'v6.test': ['fd00::1'],
 };
+/** The servers' cap on an HTTP request head (`httpMaxHeaderSize`): small, so inputs cross it. */
+export const HTTP_MAX_HEAD = 1024;
 /** The harness's one user. */
 export const USER = 'alice';
 export const PASSWORD = 'secret';
@@ -183,6 +185,8 @@ export class ServerHarness {
       connectTimeout: 5000,
       maxConnections: 100_000,
       trustedProxies: ['127.0.0.1/32'],
+      // Small, so that mutated HTTP heads cross it (431 / 414).
+      httpMaxHeaderSize: HTTP_MAX_HEAD,
     };
     this.#finServer = createServer({ ...common, handshakeTimeout: END_WITHIN_MS * 2 });
     this.#stallServer = createServer({ ...common, handshakeTimeout: STALL_DEADLINE_MS });

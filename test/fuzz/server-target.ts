@@ -45,6 +45,13 @@ export interface Verification<M> {
    */
   readAhead(what: string, outputEnd: number, messageEnd: number | undefined): void;
   decide(host: string, port: number, user: string | undefined): Promise<Decision>;
+  /** {@link decide} for a session of another dialect (a multi-dialect oracle picks per input). */
+  decideAs(
+    host: string,
+    port: number,
+    user: string | undefined,
+    dialect: Dialect,
+  ): Promise<Decision>;
 }
 
 /** An independent reading of one dialect's client bytes, and the judgement of a session. */
@@ -150,6 +157,7 @@ export function serverTarget<M>(
           }
         },
         decide: (host, port, user) => harness.decide(host, port, user, oracle.dialect),
+        decideAs: (host, port, user, dialect) => harness.decide(host, port, user, dialect),
       });
     },
   };

@@ -41,6 +41,25 @@ import { decoder, fail, wholeDecoder, type FuzzTarget } from './target.js';
 import { clientSessionTarget, serverSessionTarget } from './machines.js';
 import { serverTarget } from './server-target.js';
 import { socks5Oracle } from './socks5-oracle.js';
+import { socks4Oracle } from './socks4-oracle.js';
+import { httpOracle } from './http-oracle.js';
+import { anyDialectOracle } from './any-dialect-oracle.js';
+import {
+  httpChunkedBodyTarget,
+  httpProxyRequestTarget,
+  httpRequestHeadTarget,
+} from './http-targets.js';
+import { udpReassemblyTarget } from './reassembly-target.js';
+import { socks4SessionTarget } from './socks4-machine.js';
+import { httpSessionTarget } from './http-machine.js';
+
+/** Every dialect on one port, as the server listens: the first octet picks the oracle. */
+const allDialects = (users: boolean) =>
+  anyDialectOracle({
+    socks5: socks5Oracle(users ? 0x02 : 0x00),
+    socks4: socks4Oracle(users),
+    http: httpOracle(users),
+  });
 
 export const targets: readonly FuzzTarget[] = [
   // SOCKS5 (RFC 1928)
@@ -129,6 +148,12 @@ export const targets: readonly FuzzTarget[] = [
       }
     },
   }),
+  // HTTP/1.1 (RFC 9112): the request head, as decoded and as a proxy request; chunked bodies
+  httpRequestHeadTarget,
+  httpProxyRequestTarget,
+  httpChunkedBodyTarget,
+  // RFC 1928 §7 fragment reassembly, against a reference queue
+  udpReassemblyTarget,
   // Session machines
   serverSessionTarget('server-session-noauth', 0x00),
   serverSessionTarget('server-session-userpass', 0x02),
@@ -136,15 +161,15 @@ export const targets: readonly FuzzTarget[] = [
   clientSessionTarget('client-session-v5-bind', 5, Command.Bind),
   clientSessionTarget('client-session-v4-connect', 4, Command.Connect),
   clientSessionTarget('client-session-v4-bind', 4, Command.Bind),
-  // The whole server over an in-memory socket
-  serverTarget('server-noauth', socks5Oracle(0x00)),
-  serverTarget('server-userpass', socks5Oracle(0x02)),
-  serverTarget('server-proxied', socks5Oracle(0x00), {
+  socks4SessionTarget,
+  httpSessionTarget,
+  // The whole server over an in-memory socket: SOCKS5, SOCKS4/4a and HTTP on one port
+  serverTarget('server-noauth', allDialects(false)),
+  serverTarget('server-userpass', allDialects(true)),
+  serverTarget('server-proxied', allDialects(false), {
     proxied: true,
     corpus: ['proxied-socks5-noauth'],
   }),
-  // Slots for what is still being built: UDP reassembly (bindudp), HTTP request head and the
-  // SOCKS4/HTTP server dialects (dialects), GSS-API server method (gssapi).
 ];
 
 export function targetByName(name: string): FuzzTarget | undefined {
