@@ -197,10 +197,18 @@ function describe(model: StreamModel): string {
   return JSON.stringify(model, (_k, v: unknown) => (v instanceof Uint8Array ? hex(v) : v));
 }
 
-/** The REPs a correct server may send for a valid request, given what the rules decided. */
+/**
+ * The REPs a correct server may send for a valid request, given what the rules decided for it as
+ * a CONNECT. The fuzz rules allow CONNECT only: BIND and UDP ASSOCIATE are denied (02), or get
+ * the failure a CONNECT would get first when DST.ADDR is a name that does not resolve or a bad
+ * host.
+ */
 function expectedReplies(command: number, decision: Decision | undefined): number[] {
-  if (command !== 0x01) return [0x02, 0x07]; // BIND/UDP: denied by the fuzz rules, or unsupported
   if (decision === undefined) return [];
+  if (command !== 0x01) {
+    const failure = 'refused' in decision ? replyForError(decision.refused) : 0x02;
+    return failure === 0x02 ? [0x02] : [0x02, failure];
+  }
   if ('dial' in decision) return [0x00];
   return [replyForError(decision.refused)];
 }
@@ -250,10 +258,14 @@ export function socks5Oracle(method: 0x00 | 0x02): DialectOracle<StreamModel> {
       }
       const r = model.request;
       const decision =
-        replyPending && r?.kind === 'ok' && r.command === 0x01
+        replyPending && r?.kind === 'ok'
           ? await v.decide(r.host, r.port, method === 0x02 ? USER : undefined)
           : undefined;
-      checkDials(v, decision, r?.kind === 'ok' ? r.end : 0, () => describe(model));
+      // BIND and UDP ASSOCIATE never dial out.
+      const dialling = r?.kind === 'ok' && r.command === 0x01;
+      checkDials(v, dialling ? decision : undefined, r?.kind === 'ok' ? r.end : 0, () =>
+        describe(model),
+      );
       if (!replyPending || r?.kind !== 'ok') {
         if (out.length !== at)
           fail('answers', `unexpected output after the answers: ${hex(out.subarray(at, at + 32))}`);
