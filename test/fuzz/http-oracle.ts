@@ -77,14 +77,17 @@ export function modelHttp(b: Uint8Array): HttpModel {
   const text = latin1(b);
   const end = text.indexOf('\r\n\r\n');
   const headEnd = end !== -1 && end + 4 <= HTTP_MAX_HEAD ? end + 4 : undefined;
-  const cred = new RegExp(`proxy-authorization:[ \\t]*basic +${ALICE}`, 'i').exec(text);
-  const credentialsAt = cred === null ? undefined : cred.index;
+  // Field name and scheme are case-insensitive (RFC 9110 §5.1, §11.1); base64 is not.
+  const cred = [...text.matchAll(/proxy-authorization:[ \t]*basic +([A-Za-z0-9+/=]+)/gi)].find(
+    (c) => c[1] === ALICE,
+  );
+  const credentialsAt = cred?.index;
   if (headEnd === undefined) return { headEnd, credentialsAt, connect: undefined };
   const plain = plainConnect(text.slice(0, end));
   if (plain === undefined) return { headEnd, credentialsAt, connect: undefined };
   const authorized =
     plain.authorization.length === 1 &&
-    new RegExp(`^basic +${ALICE}$`, 'i').test(plain.authorization[0]!);
+    /^basic +(\S+)$/i.exec(plain.authorization[0]!)?.[1] === ALICE;
   return {
     headEnd,
     credentialsAt,

@@ -255,7 +255,10 @@ export class Load {
     }
   }
 
-  /** One association at a time, 30 s each, datagrams to the UDP echo and back. */
+  /**
+   * One association at a time, 5 s each (so associations and their relay sockets churn too),
+   * datagrams to the UDP echo and back.
+   */
   async #udpLoop(): Promise<void> {
     while (this.#live()) {
       const t = await this.#tunnel(0, { command: 0x03, host: '0.0.0.0' });
@@ -277,7 +280,7 @@ export class Load {
       const header = Buffer.from([0, 0, 0, 0x01, 127, 0, 0, 1, 0, 0]);
       header.writeUInt16BE(this.#o.targets.udpEchoPort, 8);
       let sent = 0;
-      const until = Date.now() + 30_000;
+      const until = Date.now() + 5_000;
       while (this.#live() && Date.now() < until) {
         sock.send(Buffer.concat([header, Buffer.from(`dgram ${sent++}`)]), relay.port, relay.host);
         await sleep(1000 / this.#o.udpPerSecond);
@@ -287,6 +290,8 @@ export class Load {
       t.socket.destroy();
       // Loopback UDP may still drop under load; most must come back.
       this.#count('udp-datagrams', answered >= sent * 0.9, `${answered}/${sent} echoed`);
+      const echoed = (this.counters['udp-echoed'] ??= { ok: 0, failed: 0 });
+      echoed.ok += answered;
     }
   }
 }
