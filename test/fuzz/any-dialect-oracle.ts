@@ -63,7 +63,7 @@ export function anyDialectOracle(oracles: Oracles): DialectOracle<AnyModel> {
         decide: (host, port, user) => v.decideAs(host, port, user, dialect),
       };
       if (v.record.dialect !== undefined && v.record.dialect !== dialect) {
-        fail('dialect', `the server took ${String(v.record.dialect)} for ${dialect}`);
+        fail('dialect', `the server took ${v.record.dialect} for ${dialect}`);
       }
       await oracles[dialect].verify(inner);
     },

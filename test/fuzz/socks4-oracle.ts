@@ -55,9 +55,9 @@ export function modelSocks4(b: Uint8Array): Socks4Model {
     if (name === 'long') return { kind: 'malformed', why: 'name too long' };
     if (name === user + 1) return { kind: 'malformed', why: 'empty name' };
     const host = textDecoder.decode(b.subarray(user + 1, name));
-    return { kind: 'ok', end: name + 1, command: b[1]!, host, port };
+    return { kind: 'ok', end: name + 1, command: b[1], host, port };
   }
-  return { kind: 'ok', end: user + 1, command: b[1]!, host: [...b.subarray(4, 8)].join('.'), port };
+  return { kind: 'ok', end: user + 1, command: b[1], host: [...b.subarray(4, 8)].join('.'), port };
 }
 
 export function socks4Oracle(users: boolean): DialectOracle<Socks4Model> {
