@@ -150,18 +150,22 @@ export class Load {
     const got: Buffer[] = [];
     let n = 0;
     const done = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 10_000);
+      // Every listener comes off again: an idle tunnel is pinged many times.
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.off('close', onClose);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), 10_000);
       const onData = (c: Buffer): void => {
         got.push(c);
         n += c.length;
-        if (n >= text.length) {
-          clearTimeout(timer);
-          socket.off('data', onData);
-          resolve(Buffer.concat(got).toString() === text);
-        }
+        if (n >= text.length) finish(Buffer.concat(got).toString() === text);
       };
+      const onClose = (): void => finish(false);
       socket.on('data', onData);
-      socket.once('close', () => resolve(false));
+      socket.once('close', onClose);
     });
     socket.write(text);
     return done;
