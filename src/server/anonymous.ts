@@ -1,7 +1,7 @@
 /**
  * The one place that decides whether a client without credentials may proceed. With no users
- * configured every client is anonymous; with users, only those the `allowUnauthenticated` hook
- * (the access-rules engine) explicitly lets through. Used by SOCKS4/4a, which cannot carry a
+ * configured every client is anonymous; with users, only those an `anonymous: true` access rule
+ * or the library's `allowUnauthenticated` hook explicitly lets through. Used by SOCKS4/4a, which cannot carry a
  * password, and by HTTP requests that bring no `Proxy-Authorization`.
  */
 import { channels, publish } from '../observability/channels.js';
@@ -17,15 +17,26 @@ export async function mayProceedAnonymously(conn: Connection): Promise<boolean> 
     conn.record.method = 'none';
     return true;
   }
+  const { options } = conn.server;
+  const record = conn.record;
   let allowed: boolean;
   try {
     // Only a real `true` lets a client in (a hook written in JS might return anything).
-    const answer: unknown = await conn.server.options.allowUnauthenticated(conn.record);
+    const answer: unknown = await options.allowUnauthenticated(record);
     allowed = answer === true;
   } catch {
     allowed = false;
   }
-  if (allowed) conn.record.method = 'none';
+  if (!allowed && record.command !== undefined) {
+    // A rule's consent is narrower than the hook's: the session's destinations must then be
+    // allowed by anonymous rules too (see Connection.policy).
+    allowed = conn.anonymousByRule = options.rules.admitsAnonymous({
+      client: record.clientAddress,
+      command: record.command,
+      dialect: record.dialect ?? 'socks5',
+    });
+  }
+  if (allowed) record.method = 'none';
   publish(channels.auth, () => ({
     session: conn.record,
     method: 'none',

@@ -54,6 +54,11 @@ export class Connection {
    * also shows names that failed or were merely claimed (a SOCKS4 USERID).
    */
   authenticatedUser: string | undefined;
+  /**
+   * Let in without credentials by an `anonymous: true` access rule although users are configured:
+   * only such rules may then allow its destinations.
+   */
+  anonymousByRule = false;
 
   constructor(
     id: number,
@@ -120,6 +125,7 @@ export class Connection {
       user: this.authenticatedUser,
       command,
       dialect: this.record.dialect ?? 'socks5',
+      anonymous: this.anonymousByRule && this.authenticatedUser === undefined,
     });
   }
 
