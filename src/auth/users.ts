@@ -29,6 +29,38 @@ export function isValidUserName(name: string): boolean {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The hash an unknown name is checked against. Its scrypt parameters (and lengths) are those most
+ * of the users have: a decoy with the defaults next to users hashed with cheaper parameters
+ * (`ln=10`, say) would make "unknown user" answer visibly slower than "wrong password", and
+ * tell an attacker which names exist.
+ */
+function decoyFor(entries: readonly UserEntry[]): PasswordHash {
+  const counts = new Map<string, { hash: PasswordHash; n: number }>();
+  for (const { hash } of entries) {
+    const key = `${hash.ln},${hash.r},${hash.p},${hash.salt.length},${hash.hash.length}`;
+    const c = counts.get(key);
+    if (c === undefined) counts.set(key, { hash, n: 1 });
+    else c.n++;
+  }
+  let typical: PasswordHash | undefined;
+  let most = 0;
+  for (const { hash, n } of counts.values()) {
+    if (n > most) {
+      most = n;
+      typical = hash;
+    }
+  }
+  const { ln, r, p } = typical ?? defaultScryptParams;
+  return {
+    ln,
+    r,
+    p,
+    salt: randomBytes(typical?.salt.length ?? 16),
+    hash: randomBytes(typical?.hash.length ?? 32),
+  };
+}
+
 /** An immutable set of users. Reload by building a new one and swapping it in. */
 export class UserDatabase {
   readonly #users: ReadonlyMap<string, UserEntry>;
@@ -39,7 +71,7 @@ export class UserDatabase {
     const users = new Map<string, UserEntry>();
     for (const e of entries) users.set(e.name, e);
     this.#users = users;
-    this.#decoy = { ...defaultScryptParams, salt: randomBytes(16), hash: randomBytes(32) };
+    this.#decoy = decoyFor([...users.values()]);
   }
 
   /** Parses users-file text; `source` names the file in error messages (`file:line: problem`). */

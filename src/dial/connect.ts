@@ -6,6 +6,8 @@
 import net from 'node:net';
 import { Reply } from '../protocol/constants.js';
 import { SocksDialError } from '../errors.js';
+import { channels, publish } from '../observability/channels.js';
+import type { SessionRecord } from '../server/session-record.js';
 
 export interface DialOptions {
   /** Milliseconds before the attempt fails with ERR_SOCKS_CONNECT_TIMEOUT (reply 06). */
@@ -15,6 +17,8 @@ export interface DialOptions {
   readonly localAddress?: string | undefined;
   /** A `net.connect` lookup (e.g. one that hands over pre-resolved, checked addresses). */
   readonly lookup?: net.LookupFunction | undefined;
+  /** The session this dial is for; only named in the `ferry:dial:start` event. */
+  readonly session?: Readonly<SessionRecord> | undefined;
 }
 
 export const dialErrorCodes = {
@@ -33,6 +37,7 @@ export function dialTcp(host: string, port: number, options: DialOptions): Promi
       reject(new SocksDialError(dialErrorCodes.aborted, 'connect aborted', Reply.GeneralFailure));
       return;
     }
+    publish(channels.dialStart, () => ({ session: options.session, host, port }));
     const socket = net.connect({
       host,
       port,

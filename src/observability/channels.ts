@@ -16,6 +16,7 @@ export const channelNames = {
   sessionEnd: 'ferry:session:end',
   auth: 'ferry:session:auth',
   authThrottled: 'ferry:auth:throttled',
+  dialStart: 'ferry:dial:start',
   bindRefused: 'ferry:bind:refused',
   udpDropped: 'ferry:udp:dropped',
   httpRequest: 'ferry:http:request',
@@ -56,6 +57,19 @@ export interface AuthThrottledEvent {
   readonly failures: number;
   /** The window in ms; attempts fail at once until it ends. */
   readonly window: number;
+}
+
+/**
+ * Published just before ferry opens an outgoing TCP connection (CONNECT, HTTP forwarding): after
+ * the request was complete and the access rules allowed it. Every outbound attempt passes here,
+ * so a subscriber can audit them (the fuzzer and abuse tests assert none happens otherwise).
+ */
+export interface DialStartEvent {
+  /** The session that asked, when the dial is for one. */
+  readonly session: Readonly<SessionRecord> | undefined;
+  /** The checked address or name (a name's checked addresses come from its `lookup`). */
+  readonly host: string;
+  readonly port: number;
 }
 
 /**
@@ -120,6 +134,7 @@ export const channels = {
   sessionEnd: diagnosticsChannel.channel(channelNames.sessionEnd),
   auth: diagnosticsChannel.channel(channelNames.auth),
   authThrottled: diagnosticsChannel.channel(channelNames.authThrottled),
+  dialStart: diagnosticsChannel.channel(channelNames.dialStart),
   bindRefused: diagnosticsChannel.channel(channelNames.bindRefused),
   udpDropped: diagnosticsChannel.channel(channelNames.udpDropped),
   httpRequest: diagnosticsChannel.channel(channelNames.httpRequest),

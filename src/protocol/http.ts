@@ -121,11 +121,14 @@ const bad = (message: string): HttpProtocolError =>
   new HttpProtocolError(ProtocolErrorCode.BadMessage, 400, message);
 
 /**
- * Finds the next line starting at `start`: returns the index of its CR (the line is
- * bytes[start, cr)), or -1 when no LF has arrived yet. Throws 400 on a bare LF.
+ * Finds the line starting at `start` among the first `limit` octets (the head's cap): returns the
+ * index of its CR (the line is bytes[start, cr)), or -1 when no LF is among them. Throws 400 on a
+ * bare LF. Looking no further than the cap keeps the answer independent of how the octets
+ * arrived: a LF past the cap cannot end a line of an acceptable head, so it must not turn the
+ * 414/431 that a prefix gets into a 400 for the whole (found by the fuzzer, issue 8).
  */
-function lineEnd(bytes: Uint8Array, start: number): number {
-  const lf = bytes.indexOf(LF, start);
+function lineEnd(bytes: Uint8Array, start: number, limit: number): number {
+  const lf = bytes.subarray(0, limit).indexOf(LF, start);
   if (lf === -1) return -1;
   if (lf === start || bytes[lf - 1] !== CR) throw bad('bare LF line ending (CRLF required)');
   return lf - 1;
@@ -192,36 +195,38 @@ export function decodeRequestHead(
         : `request line exceeds ${maxHeadSize} octets`,
     );
   let pos = 0;
-  // Empty lines before the request line (RFC 9112 §2.2).
+  // Empty lines before the request line (RFC 9112 §2.2), each exactly CRLF. Decided from the
+  // octet after the CR alone, so that a LF far away cannot change the answer.
   for (;;) {
     if (pos >= bytes.length) return NEED_MORE;
-    if (bytes[pos] !== CR && bytes[pos] !== LF) break;
-    const end = lineEnd(bytes, pos);
-    if (end === -1) return bytes.length > maxHeadSize ? fail(tooLarge(false)) : NEED_MORE;
-    if (end !== pos) throw bad('bare CR before the request line');
-    pos = end + 2;
+    if (bytes[pos] === LF) throw bad('bare LF line ending (CRLF required)');
+    if (bytes[pos] !== CR) break;
+    if (pos + 1 >= bytes.length) return NEED_MORE;
+    if (bytes[pos + 1] !== LF) throw bad('bare CR before the request line');
+    pos += 2;
     if (pos > maxHeadSize) throw tooLarge(false);
   }
   const lineStart = pos;
-  const requestEnd = lineEnd(bytes, pos);
-  if (requestEnd === -1 || requestEnd + 2 > maxHeadSize) {
-    if (requestEnd !== -1 || bytes.length > maxHeadSize) throw tooLarge(false);
-    // Reject garbage before its line ends: a request line holds only printable ASCII.
-    for (let i = lineStart; i < bytes.length; i++) {
+  const requestEnd = lineEnd(bytes, pos, maxHeadSize);
+  if (requestEnd === -1) {
+    // Reject garbage before its line ends: a request line holds only printable ASCII. Garbage
+    // within the cap is 400 before the line's length is judged, however the octets arrived.
+    for (let i = lineStart; i < Math.min(bytes.length, maxHeadSize); i++) {
       const octet = bytes[i] ?? 0;
       if ((octet < SP && octet !== CR) || octet >= DEL) {
         throw bad('control or non-ASCII octet in the request line');
       }
     }
+    if (bytes.length > maxHeadSize) throw tooLarge(false);
     return NEED_MORE;
   }
   const line = parseRequestLine(bytes.subarray(lineStart, requestEnd));
   pos = requestEnd + 2;
   const headers: HeaderField[] = [];
   for (;;) {
-    const end = lineEnd(bytes, pos);
+    // A line found within the cap ends by it (its LF is at most at maxHeadSize - 1).
+    const end = lineEnd(bytes, pos, maxHeadSize);
     if (end === -1) return bytes.length > maxHeadSize ? fail(tooLarge(true)) : NEED_MORE;
-    if (end + 2 > maxHeadSize) throw tooLarge(true);
     if (end === pos) return { value: { ...line, headers }, length: end + 2 };
     const fieldLine = bytes.subarray(pos, end);
     if (fieldLine.includes(CR)) throw bad('bare CR in a header line');

@@ -7,7 +7,8 @@
  *   `end()` toward the other; both sockets must be `allowHalfOpen`.
  * - One idle timer per tunnel: it checks the last activity time when it fires instead of being
  *   reset on every chunk.
- * - An error or reset on either side destroys both.
+ * - An error or reset on either side, or a forced close, resets both (RST, not FIN): a peer must
+ *   be able to tell a cut stream from a complete one.
  */
 import type { Socket } from 'node:net';
 
@@ -108,12 +109,35 @@ export class TcpRelay {
   #fail(reason: RelayResult['reason'], error: Error | undefined): void {
     if (this.#reason === 'closed') this.#reason = reason;
     this.#error ??= error;
-    this.#client.destroy();
-    this.#upstream.destroy();
+    if (reason === 'idle-timeout') {
+      this.#client.destroy();
+      this.#upstream.destroy();
+    } else {
+      // An error, a reset or a forced close cut the stream short: tell both peers with a reset,
+      // so that neither takes the cut for a clean end (a close-delimited download would look
+      // complete after a FIN).
+      abort(this.#client);
+      abort(this.#upstream);
+    }
   }
 
   #finish(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#options.onEnd({ reason: this.#reason, error: this.#error });
   }
+}
+
+/** Closes with a TCP reset where the stream is a TCP socket; otherwise just destroys it. */
+function abort(stream: Socket): void {
+  if (stream.destroyed) return;
+  const reset = (stream as Partial<Socket>).resetAndDestroy;
+  if (typeof reset === 'function' && !stream.connecting) {
+    try {
+      reset.call(stream);
+      return;
+    } catch {
+      // Not a TCP handle (a pipe): a plain destroy is all there is.
+    }
+  }
+  stream.destroy();
 }

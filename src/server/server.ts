@@ -164,6 +164,16 @@ export class FerryServer implements ServerContext {
       .map(({ address, family, port }) => ({ address, family, port }));
   }
 
+  /**
+   * Serves a connection accepted elsewhere exactly as if one of the listeners had accepted it
+   * (limits, PROXY header, dialect detection): a socket handed over by another server or
+   * process, or an in-memory stream with `net.Socket`'s shape (how the fuzzer drives whole
+   * sessions without the kernel). `proxyProtocol` is the listener option of the same name.
+   */
+  handleConnection(socket: net.Socket, options: { proxyProtocol?: boolean } = {}): void {
+    this.#onConnection(socket, options.proxyProtocol === true);
+  }
+
   #listenOne(address: ListenAddress): Promise<net.Server> {
     const proxied = address.proxyProtocol === true;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {

@@ -10,7 +10,13 @@ import { connectTo, Reader, startFerry } from '../helpers/net.js';
 import { ChannelLog } from '../helpers/events.js';
 import { connectDomain, connectIPv4, GREETING_NOAUTH, hex, parseReply } from '../helpers/socks5.js';
 import { compilePolicy } from '../../src/rules/index.js';
-import { channelNames, type SessionEvent } from '../../src/observability/channels.js';
+import {
+  channelNames,
+  type DialStartEvent,
+  type SessionEvent,
+} from '../../src/observability/channels.js';
+import { DnsResolver } from '../../src/dial/resolver.js';
+import { FakeDns } from '../helpers/fake-dns.js';
 
 /** A listener that counts every connection it gets. */
 async function tripwire(
@@ -52,7 +58,10 @@ describe('access rules: deny private', () => {
   let ferry: Awaited<ReturnType<typeof startFerry>>;
   let wire: Awaited<ReturnType<typeof tripwire>>;
   let allowed: Awaited<ReturnType<typeof tripwire>>;
+  /** Every outbound connection attempt, to any address (not only the tripwire's). */
+  let dials: ChannelLog<DialStartEvent>;
   before(async () => {
+    dials = new ChannelLog<DialStartEvent>(channelNames.dialStart);
     wire = await tripwire('127.0.0.1');
     allowed = await tripwire('127.0.0.2');
     const rules = compilePolicy({
@@ -65,6 +74,7 @@ describe('access rules: deny private', () => {
     ferry = await startFerry({ rules });
   });
   after(async () => {
+    dials.close();
     await ferry.close();
     await wire.close();
     await allowed.close();
@@ -110,8 +120,9 @@ describe('access rules: deny private', () => {
     );
   });
 
-  it('the tripwire saw no connection at all', () => {
+  it('the tripwire saw no connection at all, and no connection was attempted anywhere', () => {
     assert.equal(wire.hits(), 0);
+    assert.deepEqual(dials.messages, []);
   });
 
   it('an earlier allow rule still reaches its host, and the log names the rules', async () => {
@@ -152,5 +163,62 @@ describe('access rules: the safe default', () => {
     const ferry = await startFerry({ rules }, '0.0.0.0');
     assert.ok(ferry.port > 0);
     await ferry.close();
+  });
+});
+
+describe('access rules: names that resolve to private addresses', () => {
+  let dns: FakeDns;
+  let ferry: Awaited<ReturnType<typeof startFerry>>;
+  let wire: Awaited<ReturnType<typeof tripwire>>;
+  let dials: ChannelLog<DialStartEvent>;
+  const zone: Record<string, { A?: string[]; AAAA?: string[] }> = {
+    'loop.test': { A: ['127.0.0.1'] },
+    'intranet.test': { A: ['10.0.0.5'] },
+    'metadata.test': { A: ['169.254.169.254'] },
+    'ula.test': { AAAA: ['fd00::1'] },
+    'mapped.test': { AAAA: ['::ffff:7f00:1'] },
+    'nat64.test': { AAAA: ['64:ff9b::7f00:1'] },
+    'sixtofour.test': { AAAA: ['2002:7f00:1::1'] },
+    'both-families.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
+  };
+  before(async () => {
+    dns = await FakeDns.start();
+    for (const [name, records] of Object.entries(zone)) {
+      dns.zone.set(name, {
+        A: (records.A ?? []).map((address) => ({ address, ttl: 60 })),
+        AAAA: (records.AAAA ?? []).map((address) => ({ address, ttl: 60 })),
+      });
+    }
+    wire = await tripwire('127.0.0.1');
+    dials = new ChannelLog<DialStartEvent>(channelNames.dialStart);
+    const resolver = new DnsResolver({
+      servers: [dns.server],
+      timeout: 500,
+      tries: 1,
+      systemFallback: false,
+    });
+    const rules = compilePolicy({
+      default: 'allow',
+      rules: [{ name: 'no-private', action: 'deny', destination: 'private' }],
+    });
+    ferry = await startFerry({ rules, resolver });
+  });
+  after(async () => {
+    dials.close();
+    await ferry.close();
+    await wire.close();
+    await dns.close();
+  });
+
+  for (const name of Object.keys(zone)) {
+    it(`${name} (${[...(zone[name]?.A ?? []), ...(zone[name]?.AAAA ?? [])].join(', ')}) → 02 after DNS, nothing dialled`, async () => {
+      assert.equal(await request(ferry.port, connectDomain(name, wire.port)), 0x02);
+      assert.ok(dns.asked(name) > 0, 'the name was not even resolved');
+    });
+  }
+
+  it('no connection was attempted to any of them', () => {
+    assert.equal(wire.hits(), 0);
+    assert.deepEqual(dials.messages, []);
   });
 });

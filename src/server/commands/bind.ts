@@ -30,7 +30,7 @@ import { formatHostPort, type SocksAddress } from '../../protocol/address.js';
 import { SocksDialError } from '../../errors.js';
 import { localAddressToward } from '../../dial/local-address.js';
 import { resolveAllowed } from '../../dial/destination.js';
-import type { SessionPolicy } from '../../rules/index.js';
+import { NotAllowedError, type SessionPolicy } from '../../rules/index.js';
 import { channels, publish } from '../../observability/channels.js';
 import type { CommandContext } from './context.js';
 import type { Connection } from '../connection.js';
@@ -85,6 +85,9 @@ async function planBind(conn: Connection, destination: SocksAddress): Promise<Bi
   const options = conn.server.options;
   const policy = conn.policy('bind');
   if (isUnspecified(destination.host)) {
+    // Rules that deny every peer refuse "any peer" up front, as UDP ASSOCIATE does: otherwise
+    // the client holds a listener for bindTimeout that can accept nobody (found by the fuzzer).
+    if (policy.fixed?.action === 'deny') throw new NotAllowedError(policy.fixed.rule, 'BIND');
     const family = destination.type === 'ipv6' ? 6 : 4;
     const local = canonicalIp(conn.socket.localAddress ?? '');
     const sameFamily = local !== '' && ipFamily(local) === family;

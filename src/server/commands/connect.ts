@@ -30,6 +30,7 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
     upstream = await dialTcp(checked.host, checked.port, {
       timeout: options.connectTimeout,
       signal: conn.signal,
+      session: conn.record,
       ...sourceFor(checked, options.outbound),
     });
   } catch (err) {
