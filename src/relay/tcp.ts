@@ -8,8 +8,12 @@
  * - One idle timer per tunnel: it checks the last activity time when it fires instead of being
  *   reset on every chunk.
  * - An error or reset on either side destroys both.
+ *
+ * Either side may be any Duplex: a socket, or a layer over one (a GSS-API protected client
+ * connection, src/gssapi/stream.ts). Unprotected sessions relay socket to socket, with nothing in
+ * between.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface RelayOptions {
   /** Close both sides after this many ms with no bytes either way; 0 disables. */
@@ -27,8 +31,8 @@ export interface RelayResult {
 }
 
 export class TcpRelay {
-  readonly #client: Socket;
-  readonly #upstream: Socket;
+  readonly #client: Duplex;
+  readonly #upstream: Duplex;
   readonly #options: RelayOptions;
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -43,8 +47,8 @@ export class TcpRelay {
    * before the relay is in place.
    */
   constructor(
-    client: Socket,
-    upstream: Socket,
+    client: Duplex,
+    upstream: Duplex,
     options: RelayOptions,
     pending?: { data: Uint8Array; ended: boolean },
   ) {
@@ -69,7 +73,7 @@ export class TcpRelay {
     this.#fail(reason, undefined);
   }
 
-  #pipe(from: Socket, to: Socket, counter: 'bytesUp' | 'bytesDown'): void {
+  #pipe(from: Duplex, to: Duplex, counter: 'bytesUp' | 'bytesDown'): void {
     const counters = this.#options.counters;
     from.on('data', (chunk: Buffer) => {
       counters[counter] += chunk.length;
