@@ -16,10 +16,13 @@ import {
   FRAG_STANDALONE,
   udpHeaderLength,
 } from '../protocol/udp.js';
-import { invalidOption, SocksProtocolError, SocksUsageError, UsageErrorCode } from '../errors.js';
+import { invalidOption, SocksError, SocksUsageError, UsageErrorCode } from '../errors.js';
 import { proxyAddressIfUnspecified } from './bind.js';
 import { parseProxies, type SocksProxy } from './proxy.js';
 import { handOver, openTunnel, type TunnelOptions } from './tunnel.js';
+import type { Duplex } from 'node:stream';
+import type { Encapsulation } from '../gssapi/encapsulation.js';
+import { GssapiSocket } from '../gssapi/stream.js';
 
 export type AssociateOptions = TunnelOptions;
 
@@ -49,6 +52,11 @@ export interface SocksUdpAssociationEvents {
  * A UDP association. Events: `'message' (data, from)`, `'close' (error?)`, `'error' (error)`.
  * Datagrams from any address but the relay's, with a malformed header, or fragmented
  * (FRAG ≠ 0: ferry does not reassemble, as RFC 1928 §7 allows) are dropped and counted.
+ *
+ * When the last hop agreed GSS-API integrity or confidentiality, every datagram both ways is
+ * wrapped whole — header and data — in one RFC 1961 MTYP 03 message (RFC 1928 §7: "any
+ * authentication-method-dependent encapsulation"; Dante does the same); a datagram that fails
+ * its check is dropped and counted.
  */
 export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents> {
   /** Where datagrams are sent: the relay address of the reply (0.0.0.0/:: → the proxy's). */
@@ -58,20 +66,23 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
   readonly maxHeaderLength = MAX_UDP_HEADER_LENGTH;
   /** Datagrams received and dropped (wrong source, malformed, fragmented). */
   droppedDatagrams = 0;
-  readonly #control: net.Socket;
+  readonly #control: Duplex;
   readonly #udp: dgram.Socket;
   readonly #remoteDns: boolean;
+  readonly #encapsulation: Encapsulation | undefined;
   #closed = false;
 
   /** @internal Use {@link associate}. */
   constructor(
-    control: net.Socket,
+    control: Duplex,
     udp: dgram.Socket,
     relay: SocksAddress,
     proxies: readonly SocksProxy[],
+    encapsulation?: Encapsulation,
   ) {
     super();
     this.#control = control;
+    this.#encapsulation = encapsulation;
     this.#udp = udp;
     this.relay = relay;
     this.proxies = proxies;
@@ -117,8 +128,11 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
     }
     const header = encodeUdpHeader(address, FRAG_STANDALONE);
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    const enc = this.#encapsulation;
+    const datagram =
+      enc === undefined ? [header, payload] : [enc.wrapDatagram(Buffer.concat([header, payload]))];
     await new Promise<void>((resolve, reject) => {
-      this.#udp.send([header, payload], this.relay.port, this.relay.host, (err) => {
+      this.#udp.send(datagram, this.relay.port, this.relay.host, (err) => {
         if (err) reject(err);
         else resolve();
       });
@@ -143,9 +157,10 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
     }
     let datagram;
     try {
-      datagram = decodeUdpDatagram(msg);
+      const enc = this.#encapsulation;
+      datagram = decodeUdpDatagram(enc === undefined ? msg : enc.unwrapDatagram(msg));
     } catch (err) {
-      if (!(err instanceof SocksProtocolError)) throw err;
+      if (!(err instanceof SocksError)) throw err;
       this.droppedDatagrams++;
       return;
     }
@@ -216,7 +231,14 @@ export async function associate(options: AssociateOptions): Promise<SocksUdpAsso
         resolve();
       });
     });
-    return new SocksUdpAssociation(handOver(tunnel), socket, relay, tunnel.proxies);
+    const protection = tunnel.handshake.protection;
+    return new SocksUdpAssociation(
+      handOver(tunnel),
+      socket,
+      relay,
+      tunnel.proxies,
+      protection instanceof GssapiSocket ? protection.encapsulation : undefined,
+    );
   } catch (err) {
     udp?.close();
     tunnel.socket.destroy();
