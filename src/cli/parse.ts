@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { parseHostPort } from '../protocol/address.js';
 import { SocksError } from '../errors.js';
+import { parsePrefix } from '../rules/index.js';
 import { parseDuration as parseDurationText } from '../config/duration.js';
 import { gssapiLevelNames, type GssapiLevelName } from '../server/gssapi-options.js';
 
@@ -19,6 +20,13 @@ export function parsePositiveInt(text: string): number {
     throw new InvalidArgumentError(`"${text}" is not a positive integer.`);
   }
   return Number(text);
+}
+
+/** Checks a CIDR or address as the rules write them. */
+export function parseCidr(text: string): string {
+  const prefix = parsePrefix(text.trim());
+  if (typeof prefix === 'string') throw new InvalidArgumentError(`${prefix}.`);
+  return text.trim();
 }
 
 /** Parses `--workers`: a count 1-1024 or `auto`. */

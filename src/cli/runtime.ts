@@ -26,9 +26,24 @@ interface Loaded {
 }
 
 /** Reads the config file (if any) under the flags, and the users file it names. */
-async function load(configPath: string | undefined, flags: FerryConfig): Promise<Loaded> {
-  const file = configPath === undefined ? {} : await loadConfig(configPath);
-  const config = mergeConfig(file, flags);
+/** What the command line says beyond the config file's keys. */
+export interface CommandLine {
+  readonly configPath: string | undefined;
+  /** Config keys given as flags; they override the file. */
+  readonly flags: FerryConfig;
+  /** `--proxy-protocol`: every listener expects a PROXY header from `trustedProxies`. */
+  readonly proxyProtocol: boolean;
+}
+
+async function load(cli: CommandLine): Promise<Loaded> {
+  const file = cli.configPath === undefined ? {} : await loadConfig(cli.configPath);
+  let config = mergeConfig(file, cli.flags);
+  if (cli.proxyProtocol) {
+    config = {
+      ...config,
+      listen: (config.listen ?? DEFAULT_LISTEN).map((a) => ({ ...a, proxyProtocol: true })),
+    };
+  }
   const users = config.users === undefined ? undefined : await UserDatabase.load(config.users);
   return { config, users };
 }
@@ -42,10 +57,11 @@ function sentence(message: string): string {
   return /[.!?]$/.test(line) ? line : `${line}.`;
 }
 
-export async function runServer(configPath: string | undefined, flags: FerryConfig): Promise<void> {
+export async function runServer(cli: CommandLine): Promise<void> {
+  const { configPath } = cli;
   let loaded: Loaded;
   try {
-    loaded = await load(configPath, flags);
+    loaded = await load(cli);
   } catch (err) {
     throw new CliError(
       `${(err as Error).message}${(err as Error).message.endsWith('.') ? '' : '.'}`,
@@ -135,7 +151,7 @@ export async function runServer(configPath: string | undefined, flags: FerryConf
     reloading = reloading.then(async () => {
       reopen();
       try {
-        const next = await load(configPath, flags);
+        const next = await load(cli);
         const options = serverOptionsFrom(next.config, next.users);
         await server.prepare(options);
         server.reconfigure(options);

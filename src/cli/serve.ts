@@ -14,6 +14,7 @@ import {
   parseListenAddress,
   parsePositiveInt,
   parseWorkers,
+  parseCidr,
 } from './parse.js';
 import { runServer } from './runtime.js';
 
@@ -42,6 +43,8 @@ interface ServeFlags {
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
   workers?: number | 'auto';
+  proxyProtocol?: boolean;
+  trustedProxies?: string[];
 }
 
 /** The `gssapi` section the flags give, if any: any --gssapi-* flag turns GSS-API on. */
@@ -81,6 +84,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     log: { level: f.logLevel, file: f.logFile },
     admin: f.admin,
     workers: f.workers,
+    trustedProxies: f.trustedProxies,
   };
 }
 
@@ -173,6 +177,18 @@ export function serveCommand(): Command {
       parseAdminAddress,
     )
     .option(
+      '--proxy-protocol',
+      'every --listen address expects a PROXY protocol v1/v2 header from --trusted-proxies',
+    )
+    .option(
+      '--trusted-proxies <cidr>',
+      'load balancer allowed to send a PROXY header (CIDR or address); repeatable, or comma-separated',
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        ...value.split(',').map(parseCidr),
+      ],
+    )
+    .option(
       '--workers <n|auto>',
       'worker processes sharing the listeners; auto = one per core (default: 1)',
       parseWorkers,
@@ -182,6 +198,10 @@ export function serveCommand(): Command {
       'allow listening beyond loopback WITHOUT authentication (an open proxy: anyone who can reach it can use it)',
     )
     .action(async (flags: ServeFlags) => {
-      await runServer(flags.config, flagsToConfig(flags));
+      await runServer({
+        configPath: flags.config,
+        flags: flagsToConfig(flags),
+        proxyProtocol: flags.proxyProtocol === true,
+      });
     });
 }

@@ -21,8 +21,11 @@ export function effectiveConfig(
   const admin = config.admin;
   return {
     listen: (config.listen ?? [{ host: '127.0.0.1', port: 1080 }]).map((a) =>
-      formatHostPort(a.host, a.port),
+      'proxyProtocol' in a && a.proxyProtocol === true
+        ? { address: formatHostPort(a.host, a.port), proxyProtocol: true }
+        : formatHostPort(a.host, a.port),
     ),
+    trustedProxies: config.trustedProxies ?? [],
     users:
       config.users === undefined
         ? null

@@ -64,6 +64,18 @@ function describeIssue(
         `${source}:${location(doc, lines, issue.path, key)}: ${dotted([...issue.path, key])}: unknown key`,
     );
   }
+  if (issue.code === 'invalid_union') {
+    // "Invalid input" says nothing: report the alternative the value was meant for, i.e. the
+    // first whose type matched (its problem is the real one).
+    const meant = issue.errors.find(
+      (branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0),
+    );
+    if (meant !== undefined && meant.length > 0) {
+      return meant.flatMap((i) =>
+        describeIssue(doc, lines, source, { ...i, path: [...issue.path, ...i.path] }),
+      );
+    }
+  }
   return [`${source}:${location(doc, lines, issue.path)}: ${dotted(issue.path)}: ${issue.message}`];
 }
 
@@ -148,6 +160,7 @@ export function serverOptionsFrom(
           }),
     resolver: new DnsResolver(resolverOptions(config.dns)),
     outbound: config.outbound,
+    trustedProxies: config.trustedProxies,
   };
 }
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseHostPort } from '../protocol/address.js';
-import { findPolicyIssues, type PolicySpec } from '../rules/index.js';
+import { findPolicyIssues, parsePrefix, type PolicySpec } from '../rules/index.js';
 
 const durationText = /^(0|\d+(\.\d+)?(ms|s|m|h|d))$/;
 
@@ -37,6 +37,26 @@ export const hostPort = z.string().transform((v, ctx) => {
 });
 
 const count = z.number().int().nonnegative();
+
+/** A CIDR or address, written plainly (checked by the rules' own parser). */
+const cidr = z.string().superRefine((v, ctx) => {
+  const prefix = parsePrefix(v);
+  if (typeof prefix === 'string') ctx.addIssue({ code: 'custom', message: prefix });
+});
+
+/** `host:port`, or `{ address: host:port, proxyProtocol: true }` for a listener behind a balancer. */
+const listenEntry = z.union([
+  hostPort,
+  z
+    .strictObject({
+      address: hostPort,
+      proxyProtocol: z
+        .boolean()
+        .optional()
+        .describe('Expect a PROXY protocol header from trustedProxies.'),
+    })
+    .transform((o) => ({ ...o.address, proxyProtocol: o.proxyProtocol })),
+]);
 const positive = z.number().int().positive();
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
@@ -157,10 +177,14 @@ export const logLevelSchema = z.enum([
 export const configSchema = z
   .strictObject({
     listen: z
-      .array(hostPort)
+      .array(listenEntry)
       .min(1)
       .optional()
       .describe('Addresses to listen on (default ["127.0.0.1:1080"]).'),
+    trustedProxies: z
+      .array(cidr)
+      .optional()
+      .describe('Load balancers (CIDRs/addresses) whose PROXY protocol header is believed.'),
     users: z
       .string()
       .min(1)

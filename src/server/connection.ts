@@ -50,6 +50,8 @@ export class Connection {
   #ended = false;
   #userSlot: string | undefined;
   #stream: Duplex;
+  /** The client IP counted against `maxConnectionsPerIp` (set by the server; released at end). */
+  ipSlot: string | undefined;
   /**
    * The user who proved who they are (RFC 1929, HTTP Basic, GSS-API). Not `record.user`, which
    * also shows names that failed or were merely claimed (a SOCKS4 USERID).

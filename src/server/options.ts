@@ -4,7 +4,13 @@
  */
 import { invalidOption } from '../errors.js';
 import type { UserDatabase } from '../auth/users.js';
-import { compilePolicy, type Policy } from '../rules/index.js';
+import {
+  AddressSet,
+  compilePolicy,
+  parseObservedAddress,
+  parsePrefix,
+  type Policy,
+} from '../rules/index.js';
 import { DnsResolver } from '../dial/resolver.js';
 import { parseIPv4, parseIPv6 } from '../protocol/address.js';
 import { MAX_DURATION_MS as MAX_TIMER_MS } from '../config/duration.js';
@@ -58,6 +64,11 @@ export interface ServerOptions {
   readonly resolver?: DnsResolver | undefined;
   /** Source addresses for outgoing connections, per family. Default: the OS chooses. */
   readonly outbound?: OutboundAddresses | undefined;
+  /**
+   * Load balancers allowed to send a PROXY protocol header on listeners that expect one: CIDRs
+   * or addresses (`10.0.0.0/8`, `::1`). Default none.
+   */
+  readonly trustedProxies?: readonly string[] | undefined;
 }
 
 export interface OutboundAddresses {
@@ -83,6 +94,12 @@ export interface ResolvedServerOptions {
   readonly hasRules: boolean;
   readonly resolver: DnsResolver;
   readonly outbound: OutboundAddresses;
+  readonly trustedProxies: AddressMatcher;
+}
+
+/** Answers whether a socket's peer address is in a set. */
+export interface AddressMatcher {
+  has(address: string): boolean;
 }
 
 export const serverDefaults = Object.freeze({
@@ -183,6 +200,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     hasRules: options.rules !== undefined,
     resolver: options.resolver ?? new DnsResolver(),
     outbound: outbound(options.outbound),
+    trustedProxies: addressMatcher('trustedProxies', options.trustedProxies ?? []),
   });
 }
 
@@ -202,4 +220,19 @@ function outbound(value: OutboundAddresses | undefined): OutboundAddresses {
     throw invalidOption('outbound.ipv6', `must be an IPv6 address, got "${value.ipv6}"`);
   }
   return Object.freeze({ ...value });
+}
+
+function addressMatcher(field: string, cidrs: readonly string[]): AddressMatcher {
+  const prefixes = cidrs.map((text, i) => {
+    const prefix = parsePrefix(text);
+    if (typeof prefix === 'string') throw invalidOption(`${field}[${i}]`, prefix);
+    return prefix;
+  });
+  const set = new AddressSet(prefixes);
+  return {
+    has: (address) => {
+      const ip = parseObservedAddress(address);
+      return ip !== undefined && set.has(ip);
+    },
+  };
 }

@@ -5,8 +5,9 @@
 import net from 'node:net';
 import { Connection, type ServerContext } from './connection.js';
 import { detectDialect } from './dialects.js';
+import { readProxyHeader } from './proxy-header.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { channels, publish } from '../observability/channels.js';
+import { channels, publish, type ConnectionRejectedEvent } from '../observability/channels.js';
 import { SocksUsageError, UsageErrorCode } from '../errors.js';
 import { parseIPv4, parseIPv6 } from '../protocol/address.js';
 import type { UserDatabase } from '../auth/users.js';
@@ -18,6 +19,11 @@ export interface ListenAddress {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /**
+   * Expect a PROXY protocol (v1/v2) header from connections whose source is in the
+   * `trustedProxies` option; a header from anyone else is refused. Default false.
+   */
+  readonly proxyProtocol?: boolean | undefined;
 }
 
 export interface BoundListener {
@@ -193,10 +199,10 @@ export class FerryServer implements ServerContext {
   }
 
   #listenOne(address: ListenAddress): Promise<net.Server> {
-    const server = net.createServer(
-      { allowHalfOpen: true, pauseOnConnect: false },
-      this.#onConnection,
-    );
+    const proxied = address.proxyProtocol === true;
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
+      this.#onConnection(socket, proxied);
+    });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(
@@ -215,37 +221,66 @@ export class FerryServer implements ServerContext {
     });
   }
 
-  readonly #onConnection = (socket: net.Socket): void => {
+  #onConnection(socket: net.Socket, proxied: boolean): void {
     const ip = socket.remoteAddress ?? '';
+    // From a trusted balancer the client is only known after the PROXY header: count it then.
+    const balancer = proxied && this.#options.trustedProxies.has(ip);
     const reason =
       this.#closing !== undefined
         ? 'closing'
         : this.#connections.size >= this.#options.maxConnections
           ? 'max-connections'
-          : !this.#perIp.tryAcquire(ip, this.#options.maxConnectionsPerIp)
+          : !balancer && !this.#perIp.tryAcquire(ip, this.#options.maxConnectionsPerIp)
             ? 'per-ip-limit'
             : undefined;
     if (reason !== undefined) {
-      this.#rejected++;
-      publish(channels.connectionRejected, () => ({
-        reason,
-        remoteAddress: socket.remoteAddress,
-        remotePort: socket.remotePort,
-      }));
+      this.#reject(reason, ip, socket.remotePort);
       socket.on('error', () => undefined);
       socket.destroy();
       return;
     }
     this.#accepted++;
     const conn = new Connection(this.#nextId++, socket, this, this.#onConnectionEnd);
+    if (!balancer) conn.ipSlot = ip;
     this.#connections.add(conn);
     publish(channels.sessionStart, () => ({ session: conn.record }));
-    detectDialect(conn);
+    if (!balancer) {
+      detectDialect(conn, { refuseProxyHeader: proxied });
+      return;
+    }
+    readProxyHeader(conn, this.#admitProxied, (rest) => {
+      detectDialect(conn, { initial: rest });
+    });
+  }
+
+  /** After a PROXY header: the per-IP limit applies to the client it names. */
+  readonly #admitProxied = (conn: Connection): boolean => {
+    const ip = conn.record.clientAddress;
+    if (!this.#perIp.tryAcquire(ip, this.#options.maxConnectionsPerIp)) {
+      this.#reject('per-ip-limit', ip, conn.record.clientPort);
+      conn.destroy('per-ip-limit');
+      return false;
+    }
+    conn.ipSlot = ip;
+    return true;
   };
+
+  #reject(
+    reason: ConnectionRejectedEvent['reason'],
+    address: string,
+    port: number | undefined,
+  ): void {
+    this.#rejected++;
+    publish(channels.connectionRejected, () => ({
+      reason,
+      remoteAddress: address,
+      remotePort: port,
+    }));
+  }
 
   readonly #onConnectionEnd = (conn: Connection): void => {
     this.#connections.delete(conn);
-    this.#perIp.release(conn.record.clientAddress);
+    if (conn.ipSlot !== undefined) this.#perIp.release(conn.ipSlot);
     publish(channels.sessionEnd, () => ({ session: conn.record }));
     if (this.#connections.size === 0) this.#drained?.();
   };

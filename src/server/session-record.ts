@@ -10,8 +10,11 @@ export interface SessionRecord {
   readonly id: number;
   /** Epoch milliseconds at accept. */
   readonly startedAt: number;
-  readonly clientAddress: string;
-  readonly clientPort: number;
+  /** The client's address: the socket's peer, or the one a trusted PROXY protocol header names. */
+  clientAddress: string;
+  clientPort: number;
+  /** With the PROXY protocol: the balancer the connection came through (`ip:port`). */
+  via: string | undefined;
   /** The listener's address and port that accepted the connection. */
   readonly localAddress: string;
   readonly localPort: number;
@@ -58,6 +61,7 @@ export function newSessionRecord(
     startedAt: Date.now(),
     clientAddress: client.address,
     clientPort: client.port,
+    via: undefined,
     localAddress: local.address,
     localPort: local.port,
     dialect: undefined,

@@ -78,6 +78,14 @@ describe('configuration file', () => {
     assert.deepEqual(merged.log, { level: 'warn' });
   });
 
+  it('examples/ferry.yaml is a valid configuration', () => {
+    const text = readFileSync(new URL('../../examples/ferry.yaml', import.meta.url), 'utf8');
+    const c = parseConfig(text, 'examples/ferry.yaml');
+    const o = resolveServerOptions(serverOptionsFrom(c, undefined));
+    assert.equal(o.hasRules, true);
+    assert.equal(c.access?.rules.length, 3);
+  });
+
   it('the committed JSON Schema is the one the zod schema generates (npm run schema)', () => {
     const committed: unknown = JSON.parse(
       readFileSync(new URL('../../schema/ferry.schema.json', import.meta.url), 'utf8'),
