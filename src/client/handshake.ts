@@ -14,6 +14,7 @@ import {
   ProtocolErrorCode,
   SocksAuthError,
   SocksConnectionError,
+  SocksGssapiError,
   SocksProtocolError,
   SocksReplyError,
 } from '../errors.js';
@@ -97,6 +98,23 @@ export class HandshakeReader {
   };
 
   #onError = (err: Error): void => {
+    // A GSS-API layer's own failure (a message that fails its check, the proxy's abort) keeps
+    // its code; anything else is the connection breaking.
+    if (err instanceof SocksGssapiError) {
+      this.#ended ??= new SocksGssapiError(
+        err.code,
+        `${this.#describe()}: ${err.message}`,
+        {
+          ...(err.operation === undefined ? {} : { operation: err.operation }),
+          major: err.major,
+          minor: err.minor,
+          routine: err.routine,
+        },
+        { cause: err },
+      );
+      this.#wake();
+      return;
+    }
     this.#ended ??= new SocksConnectionError(
       ClientErrorCode.ProxyConnection,
       `${this.#describe()}: the connection to the proxy failed during the handshake: ${err.message}`,
