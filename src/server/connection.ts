@@ -27,6 +27,8 @@ export interface ServerContext {
   readonly userSessions: ConcurrencyCounter;
   /** The GSS-API acceptor credential; undefined when GSS-API is not configured. */
   gssapi(): Promise<GssapiService> | undefined;
+  /** Users or GSS-API are configured: clients must authenticate. */
+  authenticationRequired(): boolean;
 }
 
 /**

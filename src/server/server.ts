@@ -99,6 +99,15 @@ export class FerryServer implements ServerContext {
     return this.#users;
   }
 
+  /**
+   * Whether clients must authenticate: users or GSS-API are configured. A dialect that cannot
+   * carry credentials (SOCKS4) or a client that brings none must then be refused unless the
+   * access rules let it through anonymously.
+   */
+  authenticationRequired(): boolean {
+    return this.#users !== undefined || this.#options.gssapi !== undefined;
+  }
+
   /** Swaps the users database (hot reload). Sessions already authenticated are not affected. */
   setUsers(users: UserDatabase | undefined): void {
     this.#users = users;
@@ -162,8 +171,7 @@ export class FerryServer implements ServerContext {
     for (const a of list) {
       if (
         !isLoopbackHost(a.host) &&
-        this.#users === undefined &&
-        this.#options.gssapi === undefined &&
+        !this.authenticationRequired() &&
         !this.#options.hasRules &&
         !this.#options.insecureOpenProxy
       ) {
