@@ -16,7 +16,18 @@ import type { Duplex } from 'node:stream';
 import { kdcSkipReason, startKdc, type Kdc } from '../helpers/kdc.js';
 import { loadGssapiForTests } from '../helpers/gssapi.js';
 import { startFerry } from '../helpers/net.js';
-import { startEchoServer, type Closable } from '../helpers/servers.js';
+import {
+  startEchoServer,
+  startHttpServer,
+  startHttpsServer,
+  TEST_CERT,
+  type Closable,
+} from '../helpers/servers.js';
+import http from 'node:http';
+import https from 'node:https';
+import { fetch as undiciFetch } from 'undici';
+import { SocksAgent, SocksHttpsAgent } from '../../src/client/agent.js';
+import { createSocksDispatcher } from '../../src/client/undici.js';
 import { ChannelLog } from '../helpers/events.js';
 import { connect } from '../../src/client/connect.js';
 import { GssapiSocket } from '../../src/gssapi/stream.js';
@@ -257,6 +268,48 @@ describe('GSS-API sessions, ferry client to ferry server', { skip }, () => {
     assert.equal(hop1.session.protection, 'integrity');
     assert.equal(hop2.session.protection, 'confidentiality');
     assert.equal(hop2.session.user, kdc.user.principal);
+  });
+
+  it('http.get, https.get and fetch through a protected tunnel (agents and undici take the layer)', async () => {
+    const f = await ferry();
+    const proxy = url(f, '?level=integrity');
+    const [web, secure] = await Promise.all([startHttpServer(), startHttpsServer()]);
+    const agent = new SocksAgent({ proxy });
+    const tlsAgent = new SocksHttpsAgent({ proxy, ca: TEST_CERT });
+    const dispatcher = createSocksDispatcher({ proxy, tls: { ca: TEST_CERT } });
+    const get = (mod: typeof http | typeof https, u: string, a: http.Agent): Promise<string> =>
+      new Promise((resolve, reject) => {
+        mod
+          .get(u, { agent: a }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              resolve(Buffer.concat(chunks).toString());
+            });
+          })
+          .on('error', reject);
+      });
+    try {
+      assert.equal(
+        await get(http, `http://localhost:${web.port}/a`, agent),
+        `hello from GET /a host=localhost:${web.port}`,
+      );
+      assert.equal(
+        await get(https, `https://localhost:${secure.port}/b`, tlsAgent),
+        `hello from GET /b host=localhost:${secure.port}`,
+      );
+      const res = await undiciFetch(`https://localhost:${secure.port}/c`, { dispatcher });
+      assert.equal(await res.text(), `hello from GET /c host=localhost:${secure.port}`);
+      const res2 = await undiciFetch(`http://localhost:${web.port}/d`, { dispatcher });
+      assert.equal(await res2.text(), `hello from GET /d host=localhost:${web.port}`);
+    } finally {
+      agent.destroy();
+      tlsAgent.destroy();
+      await dispatcher.close();
+      await Promise.all([web.close(), secure.close()]);
+    }
+    const { session } = await ended(f.port);
+    assert.equal(session.protection, 'integrity');
   });
 
   it('the library API throws a clear error when GSS-API is configured but unusable', async () => {
