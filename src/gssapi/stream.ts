@@ -308,6 +308,9 @@ export class GssapiSocket extends Duplex {
       return;
     }
     this.push(null);
+    // As net.Socket does: a paused stream whose buffer is empty still emits 'end' (a command
+    // waiting on the control connection, like BIND's, relies on that).
+    this.read(0);
   };
 
   readonly #onTimeout = (): void => {

@@ -15,6 +15,8 @@ import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
 import { SocksError } from '../errors.js';
 import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 import type { GssapiService } from './gssapi-service.js';
+import type { Encapsulation } from '../gssapi/encapsulation.js';
+import type { GssapiSocket } from '../gssapi/stream.js';
 
 /** What a connection needs from its server. */
 export interface ServerContext {
@@ -52,6 +54,7 @@ export class Connection {
   #ended = false;
   #userSlot: string | undefined;
   #stream: Duplex;
+  #protection: Encapsulation | undefined;
   /** The client IP counted against `maxConnectionsPerIp` (set by the server; released at end). */
   ipSlot: string | undefined;
   /**
@@ -96,10 +99,19 @@ export class Connection {
    * owns the socket: destroying it destroys the socket. Its errors (a tampered message) end the
    * session with their code.
    */
-  protect(stream: Duplex): void {
+  protect(stream: GssapiSocket): void {
     this.#stream = stream;
+    this.#protection = stream.encapsulation;
     stream.on('error', this.#onStreamError);
     if (this.closing) stream.destroy();
+  }
+
+  /**
+   * The GSS-API encapsulation of a protected session (integrity or confidentiality), for what
+   * does not travel on {@link stream}: UDP datagrams.
+   */
+  get protection(): Encapsulation | undefined {
+    return this.#protection;
   }
 
   /** Aborted when the client goes away or the session is torn down: cancel dials with it. */

@@ -6,14 +6,14 @@ import { createServer, type FerryServer } from '../../src/server/index.js';
 import type { ServerOptions } from '../../src/server/options.js';
 
 /** Reads exact byte counts from a socket (or any Duplex), buffering whatever arrives early. */
-export class Reader {
-  readonly socket: Duplex;
+export class Reader<S extends Duplex = net.Socket> {
+  readonly socket: S;
   #buffer = Buffer.alloc(0);
   #ended = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(socket: Duplex) {
+  constructor(socket: S) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = Buffer.concat([this.#buffer, chunk]);

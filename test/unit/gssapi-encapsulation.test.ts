@@ -158,6 +158,15 @@ describe('GssapiSocket', () => {
     }
   });
 
+  it("a paused layer still emits 'end' when the FIN arrives with nothing buffered (as a socket does)", async () => {
+    const transport = new FakeTransport();
+    const layer = layerOver(transport);
+    layer.pause();
+    transport.push(null);
+    await once(layer, 'end', { signal: AbortSignal.timeout(2000) });
+    assert.ok(layer.readableEnded);
+  });
+
   it('coalesces small writes (writev) and writes only whole frames', async () => {
     const transport = new FakeTransport();
     const layer = layerOver(transport);
