@@ -312,6 +312,17 @@ describe('GSS-API sessions, ferry client to ferry server', { skip }, () => {
     assert.equal(session.protection, 'integrity');
   });
 
+  it('every security context and credential is released once the sessions and servers end', async () => {
+    const gss = loaded.binding!;
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+    // Contexts go with their sessions (a protected stream disposes its own; clear and failures
+    // dispose at once), credentials with their server; none is left to a FinalizationRegistry.
+    for (let i = 0; i < 50 && gss.liveHandles().contexts + gss.liveHandles().credentials > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(gss.liveHandles(), { credentials: 0, contexts: 0 });
+  });
+
   it('the library API throws a clear error when GSS-API is configured but unusable', async () => {
     const missing = createServer({ gssapi: { library: join(kdc.dir, 'no-such-libgssapi.so') } });
     await assert.rejects(missing.listen({ host: '127.0.0.1', port: 0 }), (err: unknown) => {
