@@ -152,6 +152,8 @@ export function serverOptionsFrom(
     maxSessionsPerUser: config.limits?.maxSessionsPerUser,
     authFailureLimit: config.limits?.authFailureLimit,
     authFailureWindow: config.limits?.authFailureWindow,
+    protocols: config.protocols,
+    httpMaxHeaderSize: config.http?.maxHeaderSize,
     rules:
       config.access === undefined
         ? undefined
@@ -161,6 +163,14 @@ export function serverOptionsFrom(
     resolver: new DnsResolver(resolverOptions(config.dns)),
     outbound: config.outbound,
     trustedProxies: config.trustedProxies,
+    bindTimeout: config.timeouts?.bind,
+    externalAddress: config.externalAddress,
+    udpPorts: config.udp?.ports,
+    udpIdleTimeout: config.udp?.idleTimeout,
+    udpReassembly: config.udp?.reassembly,
+    udpReassemblyTimeout: config.udp?.reassemblyTimeout,
+    udpMaxDatagramSize: config.udp?.maxDatagramSize,
+    udpReassemblyMemory: config.udp?.reassemblyMemory,
   };
 }
 

@@ -14,8 +14,9 @@
 //    sends the greeting, before any proxy can answer except by luck of scheduling (one attempt
 //    in four to none in a hundred here) — curl re-enters its state machine later with it false
 //    and gives up: "SOCKS5 GSSAPI per-message authentication is not supported". So curl runs
-//    under strace, which only delays each recvfrom() by 5 ms (syscall fault injection,
+//    under strace, which only delays each recvfrom() by 50 ms (syscall fault injection,
 //    `delay_enter`): by then ferry has answered, and curl always reaches the GSS-API exchange.
+//    (5 ms was enough on an idle machine but lost the race under a load average of 6.)
 //    Nothing else about curl changes.
 // 2. After a successful GSS-API negotiation, curl 7.88 falls through to "Undocumented SOCKS5
 //    mode attempted to be used by server" instead of sending its request (fixed in curl's
@@ -49,11 +50,11 @@ interface CurlResult {
 /** curl bug 1: an attempt that never reached the GSS-API exchange. */
 const LOST_THE_RACE = /SOCKS5 GSSAPI per-message authentication is not supported/;
 
-/** curl, with each recvfrom() delayed by 5 ms (see curl bug 1 above). */
+/** curl, with each recvfrom() delayed by 50 ms (see curl bug 1 above). */
 function curl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CurlResult> {
   const started = Date.now();
   const delayed = ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=recvfrom'];
-  delayed.push('-e', 'inject=recvfrom:delay_enter=5000');
+  delayed.push('-e', 'inject=recvfrom:delay_enter=50000');
   return new Promise((resolve) => {
     execFile(
       'strace',
