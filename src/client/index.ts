@@ -11,6 +11,7 @@ export {
   type AssociateOptions,
   type SocksRemoteInfo,
   type SocksUdpAssociationEvents,
+  type UdpDropReason,
 } from './associate.js';
 export {
   SocksAgent,

@@ -116,7 +116,7 @@ export class Encapsulation {
   /**
    * Unwraps the TOKEN of an MTYP 03 message. On a stream every message must come in order; a
    * datagram may be late, early or lost (RFC 1961 §3.2 asks for no sequencing on UDP), but a
-   * replay is still refused.
+   * replay — or one too old for the replay window to judge — is still refused.
    * @throws SocksGssapiError `ERR_SOCKS_GSSAPI_PROTECTION` when the token fails its check.
    */
   unwrap(token: Uint8Array, datagram = false): Uint8Array {
@@ -132,6 +132,13 @@ export class Encapsulation {
     }
     if (datagram && (result.supplementary & GssStatus.DuplicateToken) !== 0) {
       throw protectionFailure('a GSS-API wrapped datagram was a replay (GSS_S_DUPLICATE_TOKEN)');
+    }
+    // Older than the library's replay window: it can no longer tell a late datagram from a
+    // replayed one, so it is refused as a replay would be (a datagram that late is rare).
+    if (datagram && (result.supplementary & GssStatus.OldToken) !== 0) {
+      throw protectionFailure(
+        'a GSS-API wrapped datagram was older than the replay window (GSS_S_OLD_TOKEN)',
+      );
     }
     if (this.#confidential && !result.confidential) {
       throw protectionFailure(
