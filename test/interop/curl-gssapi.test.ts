@@ -154,6 +154,28 @@ describe('curl --socks5-gssapi against ferry serve', { skip }, () => {
     assert.equal(access.error, 'ERR_SOCKS_BAD_MESSAGE');
   });
 
+  it('a refused principal: a ticket for a service ferry holds no key for gets 01 FF, promptly', async () => {
+    // The KDC knows other/localhost, so curl gets a ticket; ferry's keytab has only rcmd's key,
+    // so gss_accept_sec_context refuses the initiator's token and ferry aborts (RFC 1961 §3.8).
+    await kdc.addPrincipal('other/localhost');
+    const { port, logs } = await ferry(['--gssapi-levels', 'clear']);
+    const r = await curl([
+      '--socks5-gssapi',
+      '--socks5-gssapi-service',
+      'other',
+      '--proxy',
+      `socks5h://localhost:${port}`,
+      `http://127.0.0.1:${web.port}/`,
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stderr, /authenticated user/, 'never authenticated');
+    assert.ok(r.ms < 8000, `curl gave up on its own (${r.ms} ms), not at --max-time`);
+    const access = await logs.waitFor((l) => l.event === 'access');
+    assert.equal(access.method, 'gssapi');
+    assert.equal(access.user, undefined);
+    assert.equal(access.end, 'auth-failed');
+  });
+
   it('no ticket: curl fails at once, ferry records a client that left — no hang', async () => {
     const { port, logs } = await ferry(['--gssapi-levels', 'clear']);
     const r = await curl(
