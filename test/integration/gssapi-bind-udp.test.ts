@@ -171,6 +171,28 @@ describe('GSS-API protection of BIND and UDP ASSOCIATE', { skip, timeout: 60_000
     });
   }
 
+  it('UDP through a chain of two protected hops: datagrams wrapped for the last hop', async () => {
+    using ends = new ChannelLog<SessionEvent>('ferry:session:end');
+    const echo = await startUdpEcho();
+    // The same server twice: the first hop carries the second hop's handshake in its layer.
+    const udp = await associate({
+      proxies: [url('?level=integrity'), url('?level=confidentiality')],
+    });
+    try {
+      const got = once(udp, 'message') as Promise<[Buffer]>;
+      await udp.send('through two hops', echo.port, '127.0.0.1');
+      const [back] = await got;
+      assert.equal(back.toString(), 'through two hops');
+    } finally {
+      udp.close();
+      echo.close();
+    }
+    const last = await ends.waitFor(
+      (m) => m.session.command === 'udp' && m.session.protection === 'confidentiality',
+    );
+    assert.equal(last.session.udp?.datagramsUp, 1, 'the last hop relayed it');
+  });
+
   /** A raw session at `level` (1 or 2) that has sent `request` and read its (first) reply. */
   async function rawRequest(level: 1 | 2, request: Buffer): Promise<RawGssapiSession> {
     const session = await establishRaw(gss(), server.port);
