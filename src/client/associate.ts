@@ -137,7 +137,9 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
 
   /**
    * Sends `data` to `host:port` through the relay.
-   * @throws SocksUsageError after close, or for an unencodable address.
+   * @throws SocksUsageError after close, or for an unencodable address; SocksGssapiError
+   *   (`ERR_SOCKS_GSSAPI_PROTECTION`) on a protected association when header and data do not
+   *   fit in one wrapped message (more than gss_wrap_size_limit(65535) octets).
    */
   async send(data: Uint8Array | string, port: number, host: string): Promise<void> {
     if (this.#closed) {
