@@ -83,6 +83,12 @@ const ruleSchema = z.strictObject({
   port: oneOrMany(z.union([z.number().int(), z.string()]))
     .optional()
     .describe('Ports: 443 or "8000-8999".'),
+  anonymous: z
+    .boolean()
+    .optional()
+    .describe(
+      'Allow rules: matching clients may go without credentials although users are configured (SOCKS4, HTTP without Proxy-Authorization); such sessions are allowed only by anonymous rules.',
+    ),
 });
 
 const accessSchema = z

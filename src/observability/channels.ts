@@ -19,6 +19,7 @@ export const channelNames = {
   bindRefused: 'ferry:bind:refused',
   udpDropped: 'ferry:udp:dropped',
   httpRequest: 'ferry:http:request',
+  ruleDenied: 'ferry:rule:denied',
 } as const;
 
 export interface ListeningEvent {
@@ -84,6 +85,18 @@ export interface UdpDroppedEvent {
   readonly from: string | undefined;
 }
 
+/**
+ * A request was denied by an access rule (SOCKS5/SOCKS4 request, BIND, HTTP CONNECT or one
+ * forwarded HTTP request — a keep-alive HTTP connection may see several). UDP datagrams denied by
+ * a rule are counted as drops (`ferry:udp:dropped`, reason `denied`) instead: a flood must not
+ * become an event per datagram.
+ */
+export interface RuleDeniedEvent {
+  readonly session: Readonly<SessionRecord>;
+  /** The rule's name (`default` for the default action). */
+  readonly rule: string;
+}
+
 /** One forwarded HTTP request, published when its exchange ends (a connection carries several). */
 export interface HttpRequestEvent {
   readonly session: Readonly<SessionRecord>;
@@ -112,6 +125,7 @@ export const channels = {
   bindRefused: diagnosticsChannel.channel(channelNames.bindRefused),
   udpDropped: diagnosticsChannel.channel(channelNames.udpDropped),
   httpRequest: diagnosticsChannel.channel(channelNames.httpRequest),
+  ruleDenied: diagnosticsChannel.channel(channelNames.ruleDenied),
 } as const;
 
 /** Publishes only when someone listens, so building the payload costs nothing otherwise. */

@@ -9,6 +9,7 @@ import {
   channelNames,
   type AuthEvent,
   type ConnectionRejectedEvent,
+  type RuleDeniedEvent,
   type SessionEvent,
 } from './channels.js';
 import type { SessionRecord } from '../server/session-record.js';
@@ -134,7 +135,6 @@ export function createMetrics(
     if (s.handshakeMs !== undefined) handshake.observe(s.handshakeMs / 1000);
     if (s.connectMs !== undefined)
       connect.observe({ result: s.reply === 0 ? 'ok' : 'error' }, s.connectMs / 1000);
-    if (s.rule !== undefined && s.endReason === 'denied') denials.inc({ rule: s.rule });
     if (s.bindRefused !== undefined) bindRefused.inc(s.bindRefused);
     const udp = s.udp;
     if (udp !== undefined) {
@@ -152,7 +152,11 @@ export function createMetrics(
   const onRejected = (m: unknown): void => {
     rejected.inc({ reason: (m as ConnectionRejectedEvent).reason });
   };
+  const onDenied = (m: unknown): void => {
+    denials.inc({ rule: (m as RuleDeniedEvent).rule });
+  };
   const subs: [string, (m: unknown) => void][] = [
+    [channelNames.ruleDenied, onDenied],
     [channelNames.sessionEnd, onEnd],
     [channelNames.auth, onAuth],
     [channelNames.connectionRejected, onRejected],

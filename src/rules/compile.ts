@@ -41,6 +41,13 @@ export interface RuleSpec {
   readonly destination?: OneOrMany<string>;
   /** Destination ports: `443`, `"8000-8999"`, or a list. */
   readonly port?: OneOrMany<number | string>;
+  /**
+   * Allow rules only: matching clients may go without credentials although users are configured
+   * (SOCKS4, which carries no password; HTTP requests without `Proxy-Authorization`). Such a
+   * session is then allowed only by rules that say `anonymous: true` — never by an ordinary allow
+   * rule or an `allow` default, which are meant for authenticated users.
+   */
+  readonly anonymous?: boolean;
 }
 
 /** What to do when a name resolves to some allowed and some denied addresses. */
@@ -79,6 +86,7 @@ export interface CompiledRule {
   /** True when the rule has a destination condition (names and/or addresses). */
   readonly hasDestination: boolean;
   readonly ports: PortSet | undefined;
+  readonly anonymous: boolean;
 }
 
 /** A problem in a spec, with the path of the offending value. */
@@ -100,6 +108,7 @@ const KEYS = new Set([
   'dialect',
   'destination',
   'port',
+  'anonymous',
 ]);
 
 type Path = readonly (string | number)[];
@@ -200,6 +209,13 @@ function compileRule(
   if (spec.name !== undefined && (typeof spec.name !== 'string' || spec.name === '')) {
     c.add(at('name'), 'expected a non-empty string');
   }
+  if (spec.anonymous !== undefined) {
+    if (typeof spec.anonymous !== 'boolean') c.add(at('anonymous'), 'expected true or false');
+    else if (spec.anonymous && spec.action !== 'allow')
+      c.add(at('anonymous'), 'only an allow rule can let clients in without credentials');
+    else if (spec.anonymous && (spec.user !== undefined || spec.group !== undefined))
+      c.add(at('anonymous'), 'cannot be combined with user or group (they need credentials)');
+  }
   const clientList = stringsOf(spec.client, at('client'), c);
   const userList = stringsOf(spec.user, at('user'), c);
   const groupList = stringsOf(spec.group, at('group'), c);
@@ -237,6 +253,7 @@ function compileRule(
     addresses,
     hasDestination: destList !== undefined,
     ports: portList === undefined ? undefined : new PortSet(ranges),
+    anonymous: spec.anonymous === true,
   };
 }
 

@@ -42,6 +42,12 @@ export interface SessionFacts {
   readonly user?: string | undefined;
   readonly command: CommandName;
   readonly dialect: Dialect;
+  /**
+   * The session goes without credentials although users are configured, let in by an
+   * `anonymous: true` rule ({@link Policy.admitsAnonymous}): only such rules can allow it, and an
+   * `allow` default counts as deny.
+   */
+  readonly anonymous?: boolean | undefined;
 }
 
 /** Options of {@link compilePolicy}. */
@@ -258,9 +264,11 @@ export class Policy {
   session(facts: SessionFacts): SessionPolicy {
     const client = toAddress(facts.client, 'client');
     const user = facts.user;
+    const anonymous = facts.anonymous === true;
     let groups: ReadonlySet<string> | undefined;
     const rules: DestinationRule[] = [];
     for (const r of this.#rules) {
+      if (anonymous && r.action === 'allow' && !r.anonymous) continue;
       if (r.commands !== undefined && !r.commands.has(facts.command)) continue;
       if (r.dialects !== undefined && !r.dialects.has(facts.dialect)) continue;
       if (r.clients !== undefined && !r.clients.matches(client)) continue;
@@ -279,7 +287,27 @@ export class Policy {
       }
       rules.push({ verdict, names: r.names, addresses: r.addresses, ports: r.ports });
     }
-    return new SessionPolicy(rules, this.#default, this.#mixed);
+    const fallback =
+      anonymous && this.#default.action === 'allow'
+        ? { action: 'deny' as const, rule: this.#default.rule }
+        : this.#default;
+    return new SessionPolicy(rules, fallback, this.#mixed);
+  }
+
+  /**
+   * Whether a client without credentials may go on although users are configured: some
+   * `anonymous: true` rule matches its address, command and dialect. Its destinations are then
+   * decided with `anonymous: true` in the {@link SessionFacts}.
+   */
+  admitsAnonymous(facts: Omit<SessionFacts, 'user' | 'anonymous'>): boolean {
+    const client = toAddress(facts.client, 'client');
+    return this.#rules.some(
+      (r) =>
+        r.anonymous &&
+        (r.commands === undefined || r.commands.has(facts.command)) &&
+        (r.dialects === undefined || r.dialects.has(facts.dialect)) &&
+        (r.clients === undefined || r.clients.matches(client)),
+    );
   }
 
   /**

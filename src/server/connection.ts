@@ -13,6 +13,7 @@ import type { PendingInput } from './commands/context.js';
 import type { CommandName } from '../protocol/constants.js';
 import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
 import { SocksError } from '../errors.js';
+import { channels, publish } from '../observability/channels.js';
 import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 import type { GssapiService } from './gssapi-service.js';
 import type { Encapsulation } from '../gssapi/encapsulation.js';
@@ -55,6 +56,8 @@ export class Connection {
   #userSlot: string | undefined;
   #stream: Duplex;
   #protection: Encapsulation | undefined;
+  #draining = false;
+  #drainHook: (() => void) | undefined;
   /** The client IP counted against `maxConnectionsPerIp` (set by the server; released at end). */
   ipSlot: string | undefined;
   /**
@@ -62,6 +65,11 @@ export class Connection {
    * also shows names that failed or were merely claimed (a SOCKS4 USERID).
    */
   authenticatedUser: string | undefined;
+  /**
+   * Let in without credentials by an `anonymous: true` access rule although users are configured:
+   * only such rules may then allow its destinations.
+   */
+  anonymousByRule = false;
 
   constructor(
     id: number,
@@ -114,6 +122,26 @@ export class Connection {
     return this.#protection;
   }
 
+  /** True once the server has started to drain: finish what is under way, start nothing new. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Sets what the dialect does when the server starts draining (HTTP: close a keep-alive
+   * connection that sits between requests at once instead of at the drain timeout).
+   */
+  onDrain(hook: () => void): void {
+    this.#drainHook = hook;
+  }
+
+  /** Called by the server when it starts draining. */
+  drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#drainHook?.();
+  }
+
   /** Aborted when the client goes away or the session is torn down: cancel dials with it. */
   get signal(): AbortSignal {
     return this.#abort.signal;
@@ -139,6 +167,7 @@ export class Connection {
       user: this.authenticatedUser,
       command,
       dialect: this.record.dialect ?? 'socks5',
+      anonymous: this.anonymousByRule && this.authenticatedUser === undefined,
     });
   }
 
@@ -152,6 +181,7 @@ export class Connection {
     if (code !== undefined) this.record.error ??= code;
     if (err instanceof NotAllowedError) {
       this.record.rule = err.rule.name;
+      publish(channels.ruleDenied, () => ({ session: this.record, rule: err.rule.name }));
       return 'denied';
     }
     return 'refused';

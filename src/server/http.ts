@@ -54,6 +54,7 @@ export class HttpHandler {
     conn.socket.on('data', this.#onData);
     conn.socket.once('end', this.#onEnd);
     conn.signal.addEventListener('abort', this.#onAbort, { once: true });
+    conn.onDrain(this.#onServerDrain);
   }
 
   /** Feeds bytes already read by the dialect detector. */
@@ -279,11 +280,19 @@ export class HttpHandler {
     this.#advance();
   };
 
+  /** The server drains: a connection idle between requests closes now, a busy one after it. */
+  readonly #onServerDrain = (): void => {
+    if (this.#keepAliveTimer !== undefined && this.#session.bufferedLength === 0) {
+      this.#clearKeepAlive();
+      this.#conn.closeWith(undefined, 'closed');
+    }
+  };
+
   /** A response is complete: close, or wait (bounded) for the next request. */
   #afterExchange(): void {
     const conn = this.#conn;
     if (conn.closing) return;
-    if (this.#session.closing) {
+    if (this.#session.closing || conn.draining) {
       conn.closeWith(undefined, 'closed');
       return;
     }

@@ -12,6 +12,9 @@ import { readResponse } from '../helpers/http-raw.js';
 import { parseSocks4Reply, socks4aRequest, socks4Request } from '../helpers/socks4.js';
 import { compilePolicy } from '../../src/rules/index.js';
 import { channelNames, type SessionEvent } from '../../src/observability/channels.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { parsePrometheus, sum } from '../helpers/prometheus.js';
+import { connectIPv4, GREETING_NOAUTH, parseReply } from '../helpers/socks5.js';
 
 async function tripwire(): Promise<{ port: number; hits: () => number; close: () => void }> {
   let hits = 0;
@@ -97,5 +100,35 @@ describe('access rules in the SOCKS4 and HTTP dialects', () => {
     assert.equal(r.status, 403);
     assert.ok(await c.closed());
     assert.equal(wire.hits(), 0);
+  });
+
+  it('every denial counts in ferry_rule_denials_total by rule, several per HTTP connection', async () => {
+    const metrics = createMetrics({ sessions: () => [] }, { defaultMetrics: false });
+    try {
+      // SOCKS5: one denial, the session ends.
+      const s5 = new Reader(await connectTo(ferry.port));
+      s5.socket.write(Buffer.concat([GREETING_NOAUTH, connectIPv4('127.0.0.1', wire.port)]));
+      assert.equal(parseReply((await s5.read(12)).subarray(2)).rep, 0x02);
+      assert.ok(await s5.closed());
+      // SOCKS4, by the dialect rule.
+      const s4 = new Reader(await connectTo(ferry.port));
+      s4.socket.write(socks4Request(0x01, '127.0.0.1', wire.port));
+      assert.equal(parseSocks4Reply(await s4.read(8)).cd, 0x5b);
+      s4.socket.destroy();
+      // HTTP: three forwarded requests denied on one keep-alive connection — three denials,
+      // although the session ends only once (and not as "denied").
+      const h = new Reader(await connectTo(ferry.port));
+      for (let i = 0; i < 3; i++) {
+        h.socket.write(`GET http://127.0.0.1:${wire.port}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.equal((await readResponse(h)).status, 403);
+      }
+      h.socket.destroy();
+      const samples = parsePrometheus(await metrics.registry.metrics());
+      assert.equal(sum(samples, 'ferry_rule_denials_total', { rule: 'no-private' }), 4);
+      assert.equal(sum(samples, 'ferry_rule_denials_total', { rule: 'no-socks4' }), 1);
+      assert.equal(wire.hits(), 0);
+    } finally {
+      metrics.close();
+    }
   });
 });

@@ -279,3 +279,36 @@ describe('HTTP forward proxy: deadlines', () => {
     }
   });
 });
+
+describe('HTTP keep-alive during a drain', () => {
+  it('an idle connection closes at once, a busy one after its response', async () => {
+    // Deadlines far longer than the test: only the drain itself can end these connections.
+    const ferry = await startFerry({ handshakeTimeout: 30_000 });
+    const origin = await startOrigin();
+    using ended = new ChannelLog<SessionEvent>(channelNames.sessionEnd);
+    try {
+      const idle = await client(ferry.port);
+      idle.socket.write(`GET http://127.0.0.1:${origin.port}/a HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal((await readResponse(idle)).status, 200);
+
+      const busy = await client(ferry.port);
+      busy.socket.write(
+        `POST http://127.0.0.1:${origin.port}/echo HTTP/1.1\r\nHost: x\r\n` +
+          'Content-Length: 10\r\n\r\nfirst',
+      );
+      await new Promise((r) => setTimeout(r, 50)); // the request is under way upstream
+      const closed = ferry.server.close({ drainTimeout: 30_000 });
+      assert.ok(await idle.closed(), 'the idle keep-alive connection is closed by the drain');
+      busy.socket.write('-half');
+      const response = await readResponse(busy);
+      assert.equal(response.status, 200);
+      assert.equal(response.body.toString(), 'first-half', 'the exchange under way completes');
+      assert.ok(await busy.closed(), 'then the busy connection closes too');
+      await closed;
+      const reasons = ended.messages.map((m) => m.session.endReason).sort();
+      assert.deepEqual(reasons, ['closed', 'closed']);
+    } finally {
+      await origin.close();
+    }
+  });
+});

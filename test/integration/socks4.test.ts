@@ -13,6 +13,7 @@ import {
   type SessionEvent,
 } from '../../src/observability/channels.js';
 import { UserDatabase } from '../../src/auth/users.js';
+import { compilePolicy } from '../../src/rules/index.js';
 import { hashPassword } from '../../src/auth/password.js';
 import type { SessionRecord } from '../../src/server/session-record.js';
 import { createServer } from '../../src/server/index.js';
@@ -221,6 +222,58 @@ describe('SOCKS4 when authentication is required', () => {
       assert.equal(seen[0]!.userId, 'ident');
       assert.equal(seen[0]!.command, 'connect');
     } finally {
+      await ferry.close();
+      await echo.close();
+    }
+  });
+
+  it('an anonymous: true rule lets a client in, only where anonymous rules allow', async () => {
+    const echo = await startEcho();
+    const target = await watchedListener();
+    const ferry = await startFerry({
+      users,
+      rules: compilePolicy({
+        rules: [
+          {
+            name: 'lab',
+            action: 'allow',
+            anonymous: true,
+            client: '127.0.0.1',
+            dialect: 'socks4',
+            port: echo.port,
+          },
+        ],
+        default: 'allow', // meant for authenticated users: never for the anonymous
+      }),
+    });
+    using ended = new ChannelLog<SessionEvent>(channelNames.sessionEnd);
+    try {
+      const ok = await request(ferry.port, socks4Request(CONNECT, '127.0.0.1', echo.port, 'x'));
+      assert.equal(ok.reply.cd, 0x5a);
+      ok.reader.socket.write('ping');
+      assert.equal((await ok.reader.read(4)).toString(), 'ping');
+      ok.reader.socket.destroy();
+      // Another port: the anonymous rule does not match, the allow default does not count.
+      const other = await request(ferry.port, socks4Request(CONNECT, '127.0.0.1', target.port));
+      assert.equal(other.reply.cd, 0x5b);
+      const denied = await ended.waitFor((m) => m.session.reply === 0x02);
+      assert.equal(denied.session.endReason, 'denied');
+      assert.equal(denied.session.rule, 'default');
+      // Another client address: no anonymous rule matches, so credentials are required.
+      const stranger = net.connect({
+        port: ferry.port,
+        host: '127.0.0.1',
+        localAddress: '127.0.0.2',
+      });
+      await once(stranger, 'connect');
+      const reader = new Reader(stranger);
+      stranger.write(socks4Request(CONNECT, '127.0.0.1', echo.port));
+      assert.equal(parseSocks4Reply(await reader.read(8)).cd, 0x5b);
+      const refused = await ended.waitFor((m) => m.session.clientAddress === '127.0.0.2');
+      assert.equal(refused.session.endReason, 'auth-required');
+      assert.equal(target.hits(), 0);
+    } finally {
+      target.close();
       await ferry.close();
       await echo.close();
     }

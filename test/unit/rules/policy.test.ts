@@ -310,8 +310,69 @@ describe('two phases', () => {
   });
 });
 
+describe('anonymous rules: clients let in without credentials while users are configured', () => {
+  const spec: PolicySpec = {
+    rules: [
+      { name: 'no-private', action: 'deny', destination: '10.0.0.0/8' },
+      { name: 'lab', action: 'allow', anonymous: true, client: '192.0.2.0/24', port: 80 },
+      { name: 'staff', action: 'allow', user: '*' },
+      { name: 'ordinary', action: 'allow', destination: '198.51.100.0/24' },
+    ],
+    default: 'allow',
+  };
+  const policy = compilePolicy(spec);
+  const asAnonymous = { anonymous: true };
+  const cases: [string, number, Partial<SessionFacts>, string, string][] = [
+    // host, port, facts, decision, rule
+    ['203.0.113.5', 80, asAnonymous, 'allow', 'lab'],
+    ['10.1.2.3', 80, asAnonymous, 'deny', 'no-private'], // deny rules still apply first
+    ['198.51.100.7', 443, asAnonymous, 'deny', 'default'], // an ordinary allow does not count
+    ['203.0.113.5', 443, asAnonymous, 'deny', 'default'], // nor does the allow default
+    ['203.0.113.5', 443, { user: 'alice' }, 'allow', 'staff'],
+    ['203.0.113.5', 443, {}, 'allow', 'default'], // no users configured: not an exception
+  ];
+  for (const [host, port, facts, decision, rule] of cases) {
+    it(`${host}:${port} ${JSON.stringify(facts)} -> ${decision} by ${rule}`, () => {
+      assert.deepEqual(
+        (({ decision: d, rule: r }) => ({ decision: d, rule: r }))(
+          decide(spec, ctx(host, port, facts)),
+        ),
+        { decision, rule },
+      );
+    });
+  }
+
+  it('admitsAnonymous: an anonymous rule must match the client, command and dialect', () => {
+    assert.equal(policy.admitsAnonymous({ ...anon, client: '192.0.2.99' }), true);
+    assert.equal(policy.admitsAnonymous({ ...anon, client: '198.51.100.1' }), false);
+    const socks4Only = compilePolicy({
+      rules: [{ action: 'allow', anonymous: true, dialect: 'socks4', command: 'connect' }],
+      default: 'deny',
+    });
+    assert.equal(socks4Only.admitsAnonymous({ ...anon, dialect: 'socks4' }), true);
+    assert.equal(socks4Only.admitsAnonymous({ ...anon, dialect: 'http' }), false);
+    assert.equal(
+      socks4Only.admitsAnonymous({ ...anon, dialect: 'socks4', command: 'bind' }),
+      false,
+    );
+    assert.equal(compilePolicy(denyPrivate).admitsAnonymous(anon), false);
+  });
+});
+
 describe('config errors name the field', () => {
   const cases: [unknown, RegExp][] = [
+    [
+      { rules: [{ action: 'deny', anonymous: true }], default: 'deny' },
+      /^rules\[0\]\.anonymous: only an allow rule/,
+    ],
+    [
+      { rules: [{ action: 'allow', anonymous: true, user: 'bob' }], default: 'deny' },
+      /^rules\[0\]\.anonymous: cannot be combined with user or group/,
+    ],
+    [
+      { rules: [{ action: 'allow', anonymous: 'yes' }], default: 'deny' },
+      /^rules\[0\]\.anonymous: expected true or false/,
+    ],
     [{ rules: [], default: 'maybe' }, /^default: required/],
     [{ rules: [] }, /^default: required/],
     [
