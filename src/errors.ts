@@ -141,6 +141,16 @@ export const GssapiErrorCode = {
   Failed: 'ERR_SOCKS_GSSAPI',
   /** The binding cannot be used here: koffi or MIT libgssapi_krb5 is missing. */
   Unavailable: 'ERR_SOCKS_GSSAPI_UNAVAILABLE',
+  /**
+   * A wrapped message (RFC 1961 §5, MTYP 03) failed its check: tampered with (`GSS_S_BAD_SIG`),
+   * malformed, replayed or out of order, or not encrypted although confidentiality was agreed.
+   * The session is closed.
+   */
+  Protection: 'ERR_SOCKS_GSSAPI_PROTECTION',
+  /** No protection level both sides accept (RFC 1961 §4.4); the side that found it closes. */
+  Level: 'ERR_SOCKS_GSSAPI_LEVEL',
+  /** The peer sent the RFC 1961 §3.8 abort message `01 FF`. */
+  Aborted: 'ERR_SOCKS_GSSAPI_ABORTED',
 } as const;
 export type GssapiErrorCode = (typeof GssapiErrorCode)[keyof typeof GssapiErrorCode];
 

@@ -119,6 +119,8 @@ export function wireServerLogs(log: Logger): () => void {
             client: s.clientAddress.includes(':')
               ? `[${s.clientAddress}]:${s.clientPort}`
               : `${s.clientAddress}:${s.clientPort}`,
+            method: s.method,
+            ...(s.protection === undefined ? {} : { protection: s.protection }),
             user: s.user,
             userId: s.userId,
             command: s.command,

@@ -5,6 +5,7 @@ import { parseHostPort } from '../protocol/address.js';
 import { SocksError } from '../errors.js';
 import { parsePrefix } from '../rules/index.js';
 import { parseDuration as parseDurationText } from '../config/duration.js';
+import { gssapiLevelNames, type GssapiLevelName } from '../server/gssapi-options.js';
 
 /** Parses `500ms`, `10s`, `2m`, `2h`, `1d` (or `0`) into milliseconds. */
 export function parseDuration(text: string): number {
@@ -36,6 +37,22 @@ export function parseWorkers(text: string): number | 'auto' {
   if (n > 1024)
     throw new InvalidArgumentError(`"${text}" is more workers than ferry allows (1024).`);
   return n;
+}
+
+/** Parses `--gssapi-levels`: a comma-separated list of clear, integrity, confidentiality. */
+export function parseGssapiLevels(text: string): GssapiLevelName[] {
+  const list = text.split(',').map((s) => s.trim());
+  for (const level of list) {
+    if (!(gssapiLevelNames as readonly string[]).includes(level)) {
+      throw new InvalidArgumentError(
+        `"${level}" is not a GSS-API protection level (use ${gssapiLevelNames.join(', ')}).`,
+      );
+    }
+  }
+  if (new Set(list).size !== list.length) {
+    throw new InvalidArgumentError(`"${text}" lists a level twice.`);
+  }
+  return list as GssapiLevelName[];
 }
 
 /** Parses a non-negative integer (0 usually means "off"). */

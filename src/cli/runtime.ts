@@ -51,6 +51,12 @@ async function load(cli: CommandLine): Promise<Loaded> {
 const sameListen = (a: FerryConfig['listen'], b: FerryConfig['listen']): boolean =>
   JSON.stringify(a ?? DEFAULT_LISTEN) === JSON.stringify(b ?? DEFAULT_LISTEN);
 
+/** One line, ending with a period: library messages may span lines (GSS-API minor status). */
+function sentence(message: string): string {
+  const line = message.split('\n', 1)[0] ?? message;
+  return /[.!?]$/.test(line) ? line : `${line}.`;
+}
+
 export async function runServer(cli: CommandLine): Promise<void> {
   const { configPath } = cli;
   let loaded: Loaded;
@@ -65,9 +71,15 @@ export async function runServer(cli: CommandLine): Promise<void> {
   const { log, reopen } = createLogger(loaded.config.log?.level ?? 'info', loaded.config.log?.file);
   let server: FerryServer;
   try {
-    server = createServer(serverOptionsFrom(loaded.config, loaded.users));
+    const options = serverOptionsFrom(loaded.config, loaded.users);
+    server = createServer(options);
+    // GSS-API: load the library and read the keytab now, so that a machine without them (or a
+    // bad keytab) fails in one line before anything listens or forks.
+    await server.prepare(options);
   } catch (err) {
-    throw new CliError(`${(err as Error).message}.`, 2);
+    const e = err as NodeJS.ErrnoException;
+    const what = e.code === 'ERR_SOCKS_GSSAPI' ? 'cannot acquire the GSS-API credential: ' : '';
+    throw new CliError(sentence(`${what}${e.message}`), 2);
   }
   const workers =
     loaded.config.workers === 'auto' ? availableParallelism() : (loaded.config.workers ?? 1);
@@ -89,9 +101,14 @@ export async function runServer(cli: CommandLine): Promise<void> {
         2,
       );
     }
+    if (e.code?.startsWith('ERR_SOCKS_GSSAPI') === true) throw new CliError(sentence(e.message), 2);
     throw new CliError(`cannot listen: ${e.message}.`, 1);
   }
-  if (loaded.users === undefined && listen.some((a) => !isLoopbackHost(a.host))) {
+  if (
+    loaded.users === undefined &&
+    loaded.config.gssapi === undefined &&
+    listen.some((a) => !isLoopbackHost(a.host))
+  ) {
     log.warn(
       { event: 'open-proxy' },
       'WARNING: listening beyond loopback with no authentication: this is an open proxy',
@@ -135,7 +152,9 @@ export async function runServer(cli: CommandLine): Promise<void> {
       reopen();
       try {
         const next = await load(cli);
-        server.reconfigure(serverOptionsFrom(next.config, next.users));
+        const options = serverOptionsFrom(next.config, next.users);
+        await server.prepare(options);
+        server.reconfigure(options);
         log.level = next.config.log?.level ?? 'info';
         if (
           !sameListen(next.config.listen, loaded.config.listen) ||

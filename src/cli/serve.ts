@@ -1,6 +1,7 @@
 /** `ferry serve`: flags (over an optional config file) → the running server. */
 import { Command, Option } from 'commander';
 import { serverDefaults } from '../server/options.js';
+import { gssapiDefaults, type GssapiLevelName } from '../server/gssapi-options.js';
 import { formatDuration as ms } from '../config/duration.js';
 import type { FerryConfig } from '../config/schema.js';
 import { logLevels } from './log.js';
@@ -9,6 +10,7 @@ import {
   parseAdminAddress,
   parseCount,
   parseDuration,
+  parseGssapiLevels,
   parseIpAddress,
   parseListenAddress,
   parsePortRange,
@@ -26,6 +28,12 @@ interface ServeFlags {
   watch?: boolean;
   listen?: { host: string; port: number }[];
   users?: string;
+  gssapi?: boolean;
+  gssapiKeytab?: string;
+  gssapiService?: string;
+  gssapiLevels?: GssapiLevelName[];
+  gssapiNec?: boolean;
+  gssapiLibrary?: string;
   handshakeTimeout?: number;
   connectTimeout?: number;
   idleTimeout?: number;
@@ -55,11 +63,25 @@ interface ServeFlags {
   udpReassemblyMemory?: number;
 }
 
+/** The `gssapi` section the flags give, if any: any --gssapi-* flag turns GSS-API on. */
+function gssapiFlags(f: ServeFlags): FerryConfig['gssapi'] {
+  const section = {
+    keytab: f.gssapiKeytab,
+    serviceName: f.gssapiService,
+    levels: f.gssapiLevels,
+    nec: f.gssapiNec,
+    library: f.gssapiLibrary,
+  };
+  const given = Object.values(section).some((v) => v !== undefined);
+  return given || f.gssapi === true ? section : undefined;
+}
+
 /** The flags as a configuration overlay: what was given on the command line wins over the file. */
 function flagsToConfig(f: ServeFlags): FerryConfig {
   return {
     listen: f.listen,
     users: f.users,
+    gssapi: gssapiFlags(f),
     insecureOpenProxy: f.insecureOpenProxy,
     watch: f.watch,
     timeouts: {
@@ -114,6 +136,25 @@ export function serveCommand(): Command {
       '--users <file>',
       'users file (name:scrypt-hash per line); requires username/password (RFC 1929)',
     )
+    .option(
+      '--gssapi',
+      'offer GSS-API (Kerberos, RFC 1961) with the default keytab; implied by any --gssapi-* flag',
+    )
+    .option('--gssapi-keytab <file>', 'keytab holding the service key (see docs/gssapi.md)')
+    .option(
+      '--gssapi-service <name>',
+      'service to accept as: rcmd (curl, Dante) for any host in the keytab, or rcmd@host',
+    )
+    .option(
+      '--gssapi-levels <list>',
+      `protection levels agreed, in order of preference: clear,integrity,confidentiality (default: ${gssapiDefaults.levels.join(',')})`,
+      parseGssapiLevels,
+    )
+    .option(
+      '--gssapi-nec',
+      'also accept the NEC variant (unwrapped level octet; curl --socks5-gssapi-nec)',
+    )
+    .option('--gssapi-library <file>', 'the GSS-API shared library (default: libgssapi_krb5.so.2)')
     .option(
       '--handshake-timeout <duration>',
       `deadline from accept to reply (default: ${ms(serverDefaults.handshakeTimeout)})`,

@@ -16,10 +16,14 @@ import {
   FRAG_STANDALONE,
   udpHeaderLength,
 } from '../protocol/udp.js';
-import { invalidOption, SocksProtocolError, SocksUsageError, UsageErrorCode } from '../errors.js';
+import { invalidOption, SocksError, SocksUsageError, UsageErrorCode } from '../errors.js';
 import { proxyAddressIfUnspecified } from './bind.js';
 import { parseProxies, type SocksProxy } from './proxy.js';
 import { handOver, openTunnel, type TunnelOptions } from './tunnel.js';
+import type { Duplex } from 'node:stream';
+import type { Encapsulation } from '../gssapi/encapsulation.js';
+import { GssapiSocket } from '../gssapi/stream.js';
+import { GSSAPI_HEADER_LENGTH, MAX_GSSAPI_TOKEN_LENGTH } from '../protocol/gssapi.js';
 
 export type AssociateOptions = TunnelOptions;
 
@@ -45,10 +49,23 @@ export interface SocksUdpAssociationEvents {
   error: [error: Error];
 }
 
+/** Why a received datagram was dropped (the keys of {@link SocksUdpAssociation.dropped}). */
+export type UdpDropReason = 'source' | 'malformed' | 'fragment' | 'protection';
+
 /**
  * A UDP association. Events: `'message' (data, from)`, `'close' (error?)`, `'error' (error)`.
- * Datagrams from any address but the relay's, with a malformed header, or fragmented
- * (FRAG ≠ 0: ferry does not reassemble, as RFC 1928 §7 allows) are dropped and counted.
+ * Datagrams from any address but the relay's (`source`), with a malformed header (`malformed`),
+ * or fragmented (`fragment`: FRAG ≠ 0, ferry does not reassemble, as RFC 1928 §7 allows) are
+ * dropped and counted.
+ *
+ * When the last hop agreed GSS-API integrity or confidentiality, every datagram both ways is
+ * wrapped whole — header and data — in one RFC 1961 MTYP 03 message. RFC 1928 §7: "If the
+ * selected authentication method provides encapsulation for the purposes of authenticity,
+ * integrity, and/or confidentiality, the datagram MUST be encapsulated using the appropriate
+ * encapsulation. Each UDP datagram carries a UDP request header with it" — the header belongs to
+ * the datagram that is encapsulated (so its DST is protected too; Dante does the same). A
+ * datagram that fails its check (tampered, replayed, not a message) is dropped as `protection`,
+ * never fatal.
  */
 export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents> {
   /** Where datagrams are sent: the relay address of the reply (0.0.0.0/:: → the proxy's). */
@@ -56,22 +73,37 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
   readonly proxies: readonly SocksProxy[];
   /** The §7 header overhead for the worst case: subtract from the path MTU to size data. */
   readonly maxHeaderLength = MAX_UDP_HEADER_LENGTH;
-  /** Datagrams received and dropped (wrong source, malformed, fragmented). */
+  /**
+   * Octets the method's encapsulation adds to each datagram at most (RFC 1928 §7's
+   * "method_dependent"): 0 unprotected; with GSS-API the 4-octet RFC 1961 framing plus the
+   * wrap token's overhead. Subtract it, with the header, from the path MTU to size data.
+   */
+  readonly methodOverhead: number;
+  /** Datagrams received and dropped, all reasons together. */
   droppedDatagrams = 0;
-  readonly #control: net.Socket;
+  /** Datagrams received and dropped, by reason. */
+  readonly dropped: Partial<Record<UdpDropReason, number>> = {};
+  readonly #control: Duplex;
   readonly #udp: dgram.Socket;
   readonly #remoteDns: boolean;
+  readonly #encapsulation: Encapsulation | undefined;
   #closed = false;
 
   /** @internal Use {@link associate}. */
   constructor(
-    control: net.Socket,
+    control: Duplex,
     udp: dgram.Socket,
     relay: SocksAddress,
     proxies: readonly SocksProxy[],
+    encapsulation?: Encapsulation,
   ) {
     super();
     this.#control = control;
+    this.#encapsulation = encapsulation;
+    this.methodOverhead =
+      encapsulation === undefined
+        ? 0
+        : GSSAPI_HEADER_LENGTH + MAX_GSSAPI_TOKEN_LENGTH - encapsulation.maxChunk;
     this.#udp = udp;
     this.relay = relay;
     this.proxies = proxies;
@@ -105,7 +137,9 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
 
   /**
    * Sends `data` to `host:port` through the relay.
-   * @throws SocksUsageError after close, or for an unencodable address.
+   * @throws SocksUsageError after close, or for an unencodable address; SocksGssapiError
+   *   (`ERR_SOCKS_GSSAPI_PROTECTION`) on a protected association when header and data do not
+   *   fit in one wrapped message (more than gss_wrap_size_limit(65535) octets).
    */
   async send(data: Uint8Array | string, port: number, host: string): Promise<void> {
     if (this.#closed) {
@@ -117,8 +151,11 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
     }
     const header = encodeUdpHeader(address, FRAG_STANDALONE);
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    const enc = this.#encapsulation;
+    const datagram =
+      enc === undefined ? [header, payload] : [enc.wrapDatagram(Buffer.concat([header, payload]))];
     await new Promise<void>((resolve, reject) => {
-      this.#udp.send([header, payload], this.relay.port, this.relay.host, (err) => {
+      this.#udp.send(datagram, this.relay.port, this.relay.host, (err) => {
         if (err) reject(err);
         else resolve();
       });
@@ -138,19 +175,30 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
   #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     // Only the relay speaks for the association (RFC 1928 §7 asks the same of servers).
     if (rinfo.port !== this.relay.port || normalise(rinfo.address) !== normalise(this.relay.host)) {
-      this.droppedDatagrams++;
+      this.#drop('source');
       return;
+    }
+    let plain: Uint8Array = msg;
+    const enc = this.#encapsulation;
+    if (enc !== undefined) {
+      try {
+        plain = enc.unwrapDatagram(msg);
+      } catch (err) {
+        if (!(err instanceof SocksError)) throw err;
+        this.#drop('protection');
+        return;
+      }
     }
     let datagram;
     try {
-      datagram = decodeUdpDatagram(msg);
+      datagram = decodeUdpDatagram(plain);
     } catch (err) {
-      if (!(err instanceof SocksProtocolError)) throw err;
-      this.droppedDatagrams++;
+      if (!(err instanceof SocksError)) throw err;
+      this.#drop('malformed');
       return;
     }
     if (datagram.frag !== FRAG_STANDALONE) {
-      this.droppedDatagrams++;
+      this.#drop('fragment');
       return;
     }
     const data = Buffer.from(datagram.data.buffer, datagram.data.byteOffset, datagram.data.length);
@@ -160,6 +208,11 @@ export class SocksUdpAssociation extends EventEmitter<SocksUdpAssociationEvents>
       family: families[datagram.address.type],
       size: data.length,
     });
+  }
+
+  #drop(reason: UdpDropReason): void {
+    this.droppedDatagrams++;
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
   }
 
   #close(error?: Error): void {
@@ -216,7 +269,14 @@ export async function associate(options: AssociateOptions): Promise<SocksUdpAsso
         resolve();
       });
     });
-    return new SocksUdpAssociation(handOver(tunnel), socket, relay, tunnel.proxies);
+    const protection = tunnel.handshake.protection;
+    return new SocksUdpAssociation(
+      handOver(tunnel),
+      socket,
+      relay,
+      tunnel.proxies,
+      protection instanceof GssapiSocket ? protection.encapsulation : undefined,
+    );
   } catch (err) {
     udp?.close();
     tunnel.socket.destroy();

@@ -8,6 +8,7 @@
  * step function driven by the connection adapter: it sees the bytes from the proxy and says what
  * to send, until it is done; then the handshake resumes at the request.
  */
+import type { Duplex } from 'node:stream';
 import type { SocksAddress } from '../protocol/address.js';
 
 /** What one step of a method decided. */
@@ -23,6 +24,15 @@ export interface AuthStep {
   readonly consumed: number;
   /** The sub-negotiation succeeded; the session continues with the request. */
   readonly done: boolean;
+  /**
+   * With `done`: the method protects everything that follows (RFC 1961 §5 encapsulation) — the
+   * request, the replies and the data. Called with the connection to the proxy (a socket, or an
+   * earlier hop's layer) and the octets already read past the method's end; the handshake, the
+   * later hops and the application then use the Duplex it returns.
+   */
+  readonly protect?: (connection: Duplex, pending: Uint8Array) => Duplex;
+  /** Fail the handshake with this error once `output` (e.g. an abort message) was sent. */
+  readonly error?: Error;
 }
 
 /** One run of a method over one connection. */
@@ -48,6 +58,11 @@ export interface ClientAuthMethod {
   readonly method: number;
   /** A short name for messages, e.g. `'gssapi'`. */
   readonly name: string;
+  /**
+   * The proxy must authenticate: `none` (00) is not offered alongside this method, so neither
+   * the proxy nor anyone rewriting its answer can fall back to no authentication. Default false.
+   */
+  readonly required?: boolean;
   /** Starts a fresh exchange for one connection. */
   start(context: AuthContext): AuthExchange;
 }

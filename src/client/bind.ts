@@ -4,7 +4,6 @@
  * (tell the peer to connect there), the second who connected; then the socket carries that
  * connection's bytes.
  */
-import type net from 'node:net';
 import { socksAddress, type SocksAddress } from '../protocol/address.js';
 import { Command } from '../protocol/constants.js';
 import type { SocksProxy } from './proxy.js';
@@ -17,6 +16,7 @@ import {
   type Destination,
   type OpenTunnel,
   type TunnelOptions,
+  type TunnelSocket,
 } from './tunnel.js';
 
 export interface BindOptions extends TunnelOptions {
@@ -35,8 +35,8 @@ export interface BindOptions extends TunnelOptions {
 
 /** The connection a BIND accepted. */
 export interface SocksIncoming {
-  /** The raw socket to the (first) proxy, now carrying the peer's bytes; see SocksConnection. */
-  readonly socket: net.Socket;
+  /** The socket to the (first) proxy, now carrying the peer's bytes; see SocksConnection. */
+  readonly socket: TunnelSocket;
   /** The peer's address, from the second reply. */
   readonly remote: SocksAddress;
 }

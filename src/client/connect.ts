@@ -2,7 +2,6 @@
  * `connect()`: a TCP connection to a destination through one SOCKS proxy or a chain (RFC 1928
  * §4 CONNECT; SOCKS4/4a CD 01), handed back as the raw `net.Socket` after the handshake.
  */
-import type net from 'node:net';
 import type { SocksAddress } from '../protocol/address.js';
 import { Command } from '../protocol/constants.js';
 import type { SocksProxy } from './proxy.js';
@@ -12,6 +11,7 @@ import {
   openTunnel,
   type Destination,
   type TunnelOptions,
+  type TunnelSocket,
 } from './tunnel.js';
 
 export interface ConnectOptions extends TunnelOptions {
@@ -27,8 +27,14 @@ export interface SocksConnection {
    * all work), left neither flowing nor paused; bytes the proxy sent right after its reply are
    * back in its readable buffer, so they are the first you read. From here on it is yours:
    * attach an `'error'` listener.
+   *
+   * When a hop protects the traffic with GSS-API (integrity or confidentiality), it is instead a
+   * `GssapiSocket`: a Duplex over that socket that wraps what you write and unwraps what you
+   * read (RFC 1961 §5); its `socket` property is the TCP socket, and setNoDelay, setKeepAlive,
+   * setTimeout and the address getters act on it. A message that fails its integrity check
+   * destroys it with `ERR_SOCKS_GSSAPI_PROTECTION`.
    */
-  readonly socket: net.Socket;
+  readonly socket: TunnelSocket;
   /**
    * BND.ADDR/BND.PORT of the last proxy's reply: for SOCKS5, the address the proxy connected
    * from (RFC 1928 §6); SOCKS4 replies to CONNECT carry nothing meaningful (usually 0.0.0.0:0).

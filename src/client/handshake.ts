@@ -14,6 +14,7 @@ import {
   ProtocolErrorCode,
   SocksAuthError,
   SocksConnectionError,
+  SocksGssapiError,
   SocksProtocolError,
   SocksReplyError,
 } from '../errors.js';
@@ -97,6 +98,23 @@ export class HandshakeReader {
   };
 
   #onError = (err: Error): void => {
+    // A GSS-API layer's own failure (a message that fails its check, the proxy's abort) keeps
+    // its code; anything else is the connection breaking.
+    if (err instanceof SocksGssapiError) {
+      this.#ended ??= new SocksGssapiError(
+        err.code,
+        `${this.#describe()}: ${err.message}`,
+        {
+          ...(err.operation === undefined ? {} : { operation: err.operation }),
+          major: err.major,
+          minor: err.minor,
+          routine: err.routine,
+        },
+        { cause: err },
+      );
+      this.#wake();
+      return;
+    }
     this.#ended ??= new SocksConnectionError(
       ClientErrorCode.ProxyConnection,
       `${this.#describe()}: the connection to the proxy failed during the handshake: ${err.message}`,
@@ -117,8 +135,9 @@ export class Handshake {
   readonly session: ClientSession;
   readonly label: string;
   readonly #proxy: SocksProxy;
-  readonly #socket: Duplex;
-  readonly #reader: HandshakeReader;
+  #socket: Duplex;
+  #reader: HandshakeReader;
+  #protection: Duplex | undefined;
   readonly #command: Command;
   readonly #destination: SocksAddress;
 
@@ -138,6 +157,21 @@ export class Handshake {
     this.session = new ClientSession({ version: proxy.version });
     const to = formatHostPort(destination.host, destination.port);
     this.label = `${commandLabels[command]} ${to} via SOCKS${proxy.version} proxy ${proxy.toString()}${hopLabel}`;
+  }
+
+  readonly #describe = (): string => this.label;
+
+  /**
+   * Where this hop's bytes travel once its method is done: the connection it was given, or the
+   * protection layer its method put over it (GSS-API). Later hops and the application use it.
+   */
+  get connection(): { readonly stream: Duplex; readonly reader: HandshakeReader } {
+    return { stream: this.#socket, reader: this.#reader };
+  }
+
+  /** The layer this hop's method put over the connection, if any. */
+  get protection(): Duplex | undefined {
+    return this.#protection;
   }
 
   /** Runs the handshake to the first reply; resolves with it, or rejects with a SocksError. */
@@ -178,7 +212,8 @@ export class Handshake {
   async #negotiateMethod(): Promise<void> {
     const proxy = this.#proxy;
     const credentials = proxy.credentials();
-    const methods: number[] = [AuthMethod.NoAuth];
+    const required = proxy.methods.some((m) => m.required === true);
+    const methods: number[] = required ? [] : [AuthMethod.NoAuth];
     if (credentials) methods.push(AuthMethod.UserPass);
     for (const m of proxy.methods) if (!methods.includes(m.method)) methods.push(m.method);
     this.#socket.write(this.session.send({ type: 'greeting', methods }));
@@ -186,7 +221,7 @@ export class Handshake {
     if (selected.type !== 'method') throw new Error(`unexpected ${selected.type}`);
     const method = selected.method;
     if (method === AuthMethod.NoAcceptable) {
-      const names = ['none', ...(credentials ? ['username/password'] : [])];
+      const names = [...(required ? [] : ['none']), ...(credentials ? ['username/password'] : [])];
       names.push(...proxy.methods.map((m) => m.name));
       throw new SocksAuthError(
         ClientErrorCode.NoAcceptableMethod,
@@ -219,7 +254,19 @@ export class Handshake {
       }
       const sent = step.output !== undefined && step.output.length > 0;
       if (sent) this.#socket.write(step.output);
+      if (step.error !== undefined) throw step.error;
       input = input.subarray(step.consumed);
+      if (step.done && step.protect !== undefined) {
+        // Everything after the method is encapsulated: the octets read past its end (and any
+        // still queued) belong to the layer, which now carries this hop and what follows.
+        const pending = Buffer.concat([input, this.#reader.release()]);
+        const layer = step.protect(this.#socket, pending);
+        this.#protection = layer;
+        this.#socket = layer;
+        this.#reader = new HandshakeReader(layer, this.#describe);
+        this.session.authenticated();
+        return;
+      }
       if (step.done) {
         this.session.authenticated(input);
         return;

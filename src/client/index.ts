@@ -11,6 +11,7 @@ export {
   type AssociateOptions,
   type SocksRemoteInfo,
   type SocksUdpAssociationEvents,
+  type UdpDropReason,
 } from './associate.js';
 export {
   SocksAgent,
@@ -41,17 +42,26 @@ export {
   type AuthStep,
   type ClientAuthMethod,
 } from './auth-method.js';
-export { DEFAULT_HANDSHAKE_TIMEOUT, type Destination, type TunnelOptions } from './tunnel.js';
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type Destination,
+  type TunnelOptions,
+  type TunnelSocket,
+} from './tunnel.js';
+export { gssapiMethod, type GssapiClientOptions, type GssapiLevel } from './gssapi.js';
+export { GssapiSocket } from '../gssapi/stream.js';
 export type { SocksAddress } from '../protocol/address.js';
 export { describeReply, Reply } from '../protocol/constants.js';
 export { describeSocks4Reply, Socks4Reply } from '../protocol/socks4.js';
 export {
   ClientErrorCode,
+  GssapiErrorCode,
   ProtocolErrorCode,
   SocksAbortError,
   SocksAuthError,
   SocksConnectionError,
   SocksError,
+  SocksGssapiError,
   SocksProtocolError,
   SocksReplyError,
   SocksTimeoutError,

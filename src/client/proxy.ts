@@ -9,6 +9,12 @@ import { Limits } from '../protocol/constants.js';
 import { Socks4Limits } from '../protocol/socks4.js';
 import type { ClientAuthMethod } from './auth-method.js';
 import { invalidOption } from '../errors.js';
+import {
+  gssapiMethod,
+  gssapiOptionsOf,
+  type GssapiClientOptions,
+  type GssapiLevel,
+} from './gssapi.js';
 
 /**
  * - `socks5`: SOCKS5; the client resolves destination names itself (RFC 1928 ATYP 01/04).
@@ -38,6 +44,12 @@ export interface ProxyOptions {
    * none and username/password. See {@link ClientAuthMethod}.
    */
   readonly methods?: readonly ClientAuthMethod[];
+  /**
+   * SOCKS5 only: authenticate with Kerberos through GSS-API (RFC 1961) and protect the traffic
+   * at the level asked for (default confidentiality); `true` for the defaults. The proxy must
+   * then authenticate: `none` is not offered. See docs/gssapi.md.
+   */
+  readonly gssapi?: GssapiClientOptions | boolean;
 }
 
 /** Anything a proxy can be given as. */
@@ -94,7 +106,11 @@ export class SocksProxy {
       checkOctets('proxy.username', username, 0, Socks4Limits.maxUserIdLength);
       if (username?.includes('\0')) throw invalidOption('proxy.username', 'contains NUL');
     }
-    const methods = options.methods ?? [];
+    const methods = [...(options.methods ?? [])];
+    if (options.gssapi !== undefined && options.gssapi !== false) {
+      if (!isSocks5) throw invalidOption('proxy.gssapi', 'GSS-API is a SOCKS5 method');
+      methods.unshift(gssapiMethod(options.gssapi === true ? {} : options.gssapi));
+    }
     if (methods.length > 0 && !isSocks5) {
       throw invalidOption('proxy.methods', 'authentication methods are a SOCKS5 feature');
     }
@@ -124,10 +140,22 @@ export class SocksProxy {
       : undefined;
   }
 
-  /** `socks5h://user@host:port` — never the password. */
+  /** GSS-API settings, when this proxy uses the method (see {@link ProxyOptions.gssapi}). */
+  get gssapi(): GssapiClientOptions | undefined {
+    for (const m of this.methods) {
+      const options = gssapiOptionsOf(m);
+      if (options !== undefined) return options;
+    }
+    return undefined;
+  }
+
+  /** `socks5h://user@host:port` (`socks5h+gssapi://host:port?level=...`) — never the password. */
   toString(): string {
     const user = this.username === undefined ? '' : `${encodeURIComponent(this.username)}@`;
-    return `${this.protocol}://${user}${formatHostPort(this.host, this.port)}`;
+    const gssapi = this.gssapi;
+    const scheme = gssapi === undefined ? this.protocol : `${this.protocol}+gssapi`;
+    const query = gssapi === undefined ? '' : gssapiQuery(gssapi);
+    return `${scheme}://${user}${formatHostPort(this.host, this.port)}${query}`;
   }
 
   toJSON(): string {
@@ -144,6 +172,46 @@ function checkOctets(field: string, value: string | undefined, min: number, max:
   if (typeof value !== 'string') throw invalidOption(field, 'must be a string');
   const n = textEncoder.encode(value).length;
   if (n < min || n > max) throw invalidOption(field, `must be ${min}-${max} octets, got ${n}`);
+}
+
+/** The URL query for GSS-API settings that differ from the defaults. */
+function gssapiQuery(options: GssapiClientOptions): string {
+  const params = new URLSearchParams();
+  if (options.service !== undefined && options.service !== 'rcmd')
+    params.set('service', options.service);
+  if (options.level !== undefined && options.level !== 'confidentiality')
+    params.set('level', options.level);
+  if (options.nec === true) params.set('nec', '1');
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/** The query parameters of a `socks5+gssapi://` URL. */
+const gssapiParams = ['service', 'level', 'nec', 'principal', 'ccache'] as const;
+
+function gssapiFromQuery(query: URLSearchParams): GssapiClientOptions {
+  const options: { -readonly [K in keyof GssapiClientOptions]: GssapiClientOptions[K] } = {};
+  for (const [key, value] of query) {
+    if (!(gssapiParams as readonly string[]).includes(key)) {
+      throw invalidOption(
+        'proxy',
+        `unknown parameter "${key}" (a GSS-API proxy URL takes ${gssapiParams.join(', ')})`,
+      );
+    }
+    if (query.getAll(key).length > 1)
+      throw invalidOption('proxy', `parameter "${key}" given twice`);
+    if (key === 'nec') {
+      if (!['1', '0', 'true', 'false'].includes(value)) {
+        throw invalidOption('proxy', `nec must be 1, 0, true or false, got "${value}"`);
+      }
+      options.nec = value === '1' || value === 'true';
+    } else if (key === 'level') {
+      options.level = value as GssapiLevel;
+    } else {
+      options[key as 'service' | 'principal' | 'ccache'] = value;
+    }
+  }
+  return options;
 }
 
 function decodeComponent(field: string, text: string): string {
@@ -167,15 +235,24 @@ export function parseProxyUrl(url: string | URL): SocksProxy {
   } catch {
     throw invalidOption('proxy', `not a URL: "${redact(String(url))}"`);
   }
-  const scheme = parsed.protocol.replace(/:$/, '');
-  if (!protocols.has(scheme)) {
+  const fullScheme = parsed.protocol.replace(/:$/, '');
+  const gssapi = fullScheme.endsWith('+gssapi');
+  const scheme = gssapi ? fullScheme.slice(0, -'+gssapi'.length) : fullScheme;
+  if (!protocols.has(scheme) || (gssapi && scheme !== 'socks5' && scheme !== 'socks5h')) {
     throw invalidOption(
       'proxy',
-      `unsupported scheme "${scheme}:" (use socks5://, socks5h://, socks4:// or socks4a://)`,
+      `unsupported scheme "${fullScheme}:" (use socks5://, socks5h://, socks4://, socks4a://, socks5+gssapi:// or socks5h+gssapi://)`,
     );
   }
-  if ((parsed.pathname !== '' && parsed.pathname !== '/') || parsed.search || parsed.hash) {
-    throw invalidOption('proxy', `a proxy URL has no path, query or fragment`);
+  if (
+    (parsed.pathname !== '' && parsed.pathname !== '/') ||
+    parsed.hash ||
+    (parsed.search && !gssapi)
+  ) {
+    throw invalidOption(
+      'proxy',
+      gssapi ? 'a proxy URL has no path or fragment' : 'a proxy URL has no path, query or fragment',
+    );
   }
   if (parsed.hostname === '') throw invalidOption('proxy.host', 'missing');
   const options: {
@@ -184,6 +261,7 @@ export function parseProxyUrl(url: string | URL): SocksProxy {
     protocol: scheme as ProxyProtocol,
     host: parsed.hostname,
   };
+  if (gssapi) options.gssapi = gssapiFromQuery(parsed.searchParams);
   if (parsed.port !== '') options.port = Number(parsed.port);
   if (parsed.username !== '') {
     options.username = decodeComponent('proxy.username', parsed.username);

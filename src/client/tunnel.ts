@@ -20,6 +20,7 @@ import {
 } from '../errors.js';
 import { commandLabels, Handshake, HandshakeReader } from './handshake.js';
 import { parseProxies, type ProxyInput, type SocksProxy } from './proxy.js';
+import type { GssapiSocket } from '../gssapi/stream.js';
 
 /** A host (name or IP literal, IPv6 with or without brackets) and a port. */
 export interface Destination {
@@ -45,9 +46,20 @@ export interface TunnelOptions {
 /** The default handshake timeout, in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
 
+/**
+ * What the tunnel hands the application: the TCP socket to the first proxy, or — when a hop's
+ * method protects the traffic (GSS-API integrity or confidentiality, RFC 1961 §5) — the
+ * encapsulation layer over it, a Duplex that also answers the usual socket calls
+ * (setNoDelay, setKeepAlive, setTimeout, the address getters).
+ */
+export type TunnelSocket = net.Socket | GssapiSocket;
+
 /** A tunnel whose last hop has sent its (first) reply; the reader still owns the socket. */
 export interface OpenTunnel {
+  /** The TCP connection to the first proxy. */
   readonly socket: net.Socket;
+  /** Where the tunnel's bytes travel: {@link socket}, or the last protection layer over it. */
+  readonly stream: TunnelSocket;
   readonly reader: HandshakeReader;
   readonly handshake: Handshake;
   /** BND.ADDR/BND.PORT of the last hop's (first) reply, as sent. */
@@ -217,7 +229,8 @@ export function openTunnel(
     const first = proxies[0];
     if (first === undefined) throw invalidOption('proxy', 'at least one proxy is required');
     const socket = await connectToProxy(first, own);
-    const reader = new HandshakeReader(socket, describe);
+    let reader = new HandshakeReader(socket, describe);
+    let stream: TunnelSocket = socket;
     for (let i = 0; ; i++) {
       const proxy = proxies[i];
       if (proxy === undefined) throw new Error('unreachable: empty chain');
@@ -227,16 +240,19 @@ export function openTunnel(
         ? await addressFor(proxy, destination.host, destination.port)
         : await addressFor(proxy, next.host, next.port);
       const hop = proxies.length > 1 ? ` (hop ${i + 1} of ${proxies.length})` : '';
-      const handshake = new Handshake(
+      const handshake: Handshake = new Handshake(
         proxy,
-        socket,
+        stream,
         reader,
         last ? command : Command.Connect,
         target,
         hop,
       );
       const reply = await handshake.run();
-      if (last) return { socket, reader, handshake, bound: reply.bound, proxies };
+      // A hop whose method protects its traffic carries the rest of the chain inside its layer.
+      ({ reader } = handshake.connection);
+      stream = (handshake.protection as GssapiSocket | undefined) ?? stream;
+      if (last) return { socket, stream, reader, handshake, bound: reply.bound, proxies };
       // Whatever followed this hop's reply already belongs to the next hop's handshake.
       reader.unread(handshake.takeTrailingData());
     }
@@ -247,9 +263,9 @@ export function openTunnel(
  * Ends the handshake: the bytes after the final reply (and any read past it) go back in front
  * of the socket's readable side, so the application reads them first.
  */
-export function handOver(tunnel: OpenTunnel): net.Socket {
+export function handOver(tunnel: OpenTunnel): TunnelSocket {
   tunnel.reader.unread(tunnel.handshake.takeTrailingData());
   const rest = tunnel.reader.release();
-  if (rest.length > 0) tunnel.socket.unshift(rest);
-  return tunnel.socket;
+  if (rest.length > 0) tunnel.stream.unshift(rest);
+  return tunnel.stream;
 }

@@ -7,6 +7,7 @@
  * dispatcher is made, so importing `ferry/client` never needs it.
  */
 import { createRequire } from 'node:module';
+import type net from 'node:net';
 import type * as Undici from 'undici';
 import { connect } from './connect.js';
 import { parseProxies, type ProxyInput } from './proxy.js';
@@ -54,7 +55,10 @@ export function socksConnector(options: SocksConnectorOptions): Undici.buildConn
   return (target, callback) => {
     const port = target.port === '' ? defaultPort(target.protocol) : Number(target.port);
     connect({ proxies, destination: { host: target.hostname, port }, timeout }).then(
-      ({ socket }) => {
+      ({ socket: tunnel }) => {
+        // A GSS-API protected tunnel is a Duplex with the socket calls undici makes
+        // (setNoDelay, setKeepAlive, the address getters), not a net.Socket; undici only types it so.
+        const socket = tunnel as net.Socket;
         if (target.protocol !== 'https:') {
           callback(null, socket);
           return;

@@ -10,6 +10,8 @@ import type { FerryConfig } from './schema.js';
 import type { UserDatabase } from '../auth/users.js';
 import { formatHostPort } from '../protocol/address.js';
 import { resolverDefaults } from '../dial/resolver.js';
+import { gssapiDefaults } from '../server/gssapi-options.js';
+import { DEFAULT_GSSAPI_LIBRARY } from '../gssapi/load.js';
 
 export function effectiveConfig(
   config: FerryConfig,
@@ -28,6 +30,16 @@ export function effectiveConfig(
       config.users === undefined
         ? null
         : { file: config.users, count: users?.size ?? 0, hashes: '(masked)' },
+    gssapi:
+      o.gssapi === undefined
+        ? null
+        : {
+            keytab: o.gssapi.keytab ?? '(library default)',
+            serviceName: o.gssapi.serviceName ?? '(any key in the keytab)',
+            levels: config.gssapi?.levels ?? [...gssapiDefaults.levels],
+            nec: o.gssapi.nec,
+            library: o.gssapi.library ?? DEFAULT_GSSAPI_LIBRARY,
+          },
     insecureOpenProxy: o.insecureOpenProxy,
     timeouts: {
       handshake: formatDuration(o.handshakeTimeout),

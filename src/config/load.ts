@@ -141,6 +141,7 @@ export function serverOptionsFrom(
 ): ServerOptions {
   return {
     users,
+    gssapi: config.gssapi,
     insecureOpenProxy: config.insecureOpenProxy,
     handshakeTimeout: config.timeouts?.handshake,
     connectTimeout: config.timeouts?.connect,

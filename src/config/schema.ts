@@ -134,6 +134,37 @@ const dnsSchema = z.strictObject({
     .describe('How long system-resolver answers are cached (default 30s).'),
 });
 
+const gssapiSchema = z.strictObject({
+  keytab: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Keytab with the service key (default: KRB5_KTNAME, else /etc/krb5.keytab).'),
+  serviceName: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Service to accept as: "rcmd" (curl, Dante) for any host in the keytab, or "rcmd@host" (default: any key in the keytab).',
+    ),
+  levels: z
+    .array(z.enum(['clear', 'integrity', 'confidentiality']))
+    .min(1)
+    .optional()
+    .describe(
+      'Protection levels agreed, in order of preference (default [integrity, confidentiality]); "clear" authenticates only (curl).',
+    ),
+  nec: z
+    .boolean()
+    .optional()
+    .describe('Also accept the NEC variant: an unwrapped level octet (default false).'),
+  library: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The GSS-API shared library (default libgssapi_krb5.so.2).'),
+});
+
 const outboundSchema = z.strictObject({
   ipv4: z.ipv4().optional().describe('Source address for outgoing IPv4 connections.'),
   ipv6: z.ipv6().optional().describe('Source address for outgoing IPv6 connections.'),
@@ -202,6 +233,9 @@ export const configSchema = z
       .min(1)
       .optional()
       .describe('Users file (name:scrypt-hash[:groups] per line); requires username/password.'),
+    gssapi: gssapiSchema
+      .optional()
+      .describe('GSS-API / Kerberos authentication and protection (RFC 1961; docs/gssapi.md).'),
     insecureOpenProxy: z
       .boolean()
       .optional()

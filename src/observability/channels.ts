@@ -50,6 +50,8 @@ export interface AuthEvent {
   readonly success: boolean;
   /** True when the attempt was refused by the failure throttle, without checking the password. */
   readonly throttled: boolean;
+  /** GSS-API: the error code of a failed context (e.g. `ERR_SOCKS_GSSAPI`). */
+  readonly error?: string;
 }
 export interface AuthThrottledEvent {
   readonly clientAddress: string;

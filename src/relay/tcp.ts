@@ -9,8 +9,13 @@
  *   reset on every chunk.
  * - An error or reset on either side, or a forced close, resets both (RST, not FIN): a peer must
  *   be able to tell a cut stream from a complete one.
+ *
+ * Either side may be any Duplex: a socket, or a layer over one (a GSS-API protected client
+ * connection, src/gssapi/stream.ts). Unprotected sessions relay socket to socket, with nothing in
+ * between.
  */
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface RelayOptions {
   /** Close both sides after this many ms with no bytes either way; 0 disables. */
@@ -28,8 +33,8 @@ export interface RelayResult {
 }
 
 export class TcpRelay {
-  readonly #client: Socket;
-  readonly #upstream: Socket;
+  readonly #client: Duplex;
+  readonly #upstream: Duplex;
   readonly #options: RelayOptions;
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -44,8 +49,8 @@ export class TcpRelay {
    * before the relay is in place.
    */
   constructor(
-    client: Socket,
-    upstream: Socket,
+    client: Duplex,
+    upstream: Duplex,
     options: RelayOptions,
     pending?: { data: Uint8Array; ended: boolean },
   ) {
@@ -70,7 +75,7 @@ export class TcpRelay {
     this.#fail(reason, undefined);
   }
 
-  #pipe(from: Socket, to: Socket, counter: 'bytesUp' | 'bytesDown'): void {
+  #pipe(from: Duplex, to: Duplex, counter: 'bytesUp' | 'bytesDown'): void {
     const counters = this.#options.counters;
     from.on('data', (chunk: Buffer) => {
       counters[counter] += chunk.length;
@@ -127,11 +132,14 @@ export class TcpRelay {
   }
 }
 
-/** Closes with a TCP reset where the stream is a TCP socket; otherwise just destroys it. */
-function abort(stream: Socket): void {
+/**
+ * Closes with a TCP reset where the stream is a TCP socket; otherwise (a pipe, a GSS-API layer,
+ * which destroys its socket) just destroys it.
+ */
+function abort(stream: Duplex): void {
   if (stream.destroyed) return;
   const reset = (stream as Partial<Socket>).resetAndDestroy;
-  if (typeof reset === 'function' && !stream.connecting) {
+  if (typeof reset === 'function' && !(stream as Socket).connecting) {
     try {
       reset.call(stream);
       return;

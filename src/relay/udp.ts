@@ -14,6 +14,17 @@
  * CONNECT), resolve a domain (cached, bounded queue while resolving), send DATA.
  * Remote → client: prefix the header naming the sender (its IP and port), send to the client.
  *
+ * Protected associations (GSS-API integrity or confidentiality agreed on the control connection):
+ * every datagram both ways is one RFC 1961 MTYP 03 message whose token is the whole §7 datagram,
+ * header and data, wrapped — RFC 1928 §7: "If the selected authentication method provides
+ * encapsulation for the purposes of authenticity, integrity, and/or confidentiality, the datagram
+ * MUST be encapsulated using the appropriate encapsulation. Each UDP datagram carries a UDP
+ * request header with it" (the header is part of the datagram that is encapsulated); RFC 1961 §5:
+ * "For TCP and UDP clients and servers, the GSS-API functions for encapsulation and
+ * de-encapsulation shall be used". A datagram from the client that does not unwrap (tampered,
+ * replayed, not a message, unencrypted at confidentiality) is dropped as `protection` — never
+ * fatal: UDP has no stream to end, and anyone can send a datagram to the relay's port.
+ *
  * Bounded under a flood: nothing queues per datagram without a cap — sends are refused as
  * `overload` while the socket's send queue holds more than {@link MAX_SEND_QUEUE_BYTES}, names and
  * fragments have their own caps, and the peer table keeps the newest {@link MAX_PEERS}.
@@ -46,6 +57,19 @@ export interface UdpCounters {
   dropped: Record<string, number>;
 }
 
+/**
+ * Per-datagram protection (src/gssapi/encapsulation.ts's Encapsulation fits): one framed message
+ * per datagram. Kept as an interface so the relay needs no GSS-API import.
+ */
+export interface DatagramProtection {
+  /** The most octets one message carries (a larger datagram cannot be sent protected). */
+  readonly maxChunk: number;
+  /** The whole datagram as one framed message; throws when the library cannot wrap it. */
+  wrapDatagram(datagram: Uint8Array): Uint8Array;
+  /** The datagram inside one framed message; throws when it fails its check. */
+  unwrapDatagram(payload: Uint8Array): Uint8Array;
+}
+
 export interface UdpRelayOptions {
   /** The control connection's client IP, canonical (IPv4 unmapped). */
   readonly clientAddress: string;
@@ -62,6 +86,11 @@ export interface UdpRelayOptions {
   readonly resolver: NameResolver;
   /** The access rules for this association: every datagram's destination is checked. */
   readonly policy: SessionPolicy;
+  /**
+   * The control connection's protection: every datagram both ways is wrapped whole. Undefined
+   * (no protection, or `clear`): datagrams go as they are, with nothing in between.
+   */
+  readonly protection?: DatagramProtection | undefined;
   /** Updated live (the session record's `udp`). */
   readonly counters: UdpCounters;
   /** A drop decision: `count` datagrams for `reason`; `from` is the source when known. */
@@ -139,9 +168,19 @@ export class UdpRelay {
   };
 
   #fromClient(msg: Buffer, ip: string, port: number): void {
+    let plain: Uint8Array = msg;
+    const protection = this.#options.protection;
+    if (protection !== undefined) {
+      try {
+        plain = protection.unwrapDatagram(msg);
+      } catch {
+        this.#drop('protection', 1, ip, port);
+        return;
+      }
+    }
     let datagram;
     try {
-      datagram = decodeUdpDatagram(msg);
+      datagram = decodeUdpDatagram(plain);
     } catch {
       this.#drop('malformed', 1, ip, port);
       return;
@@ -270,7 +309,8 @@ export class UdpRelay {
   #toClient(peer: Peer, data: Buffer): void {
     const port = this.#clientPort;
     if (port === undefined) return;
-    if (peer.header.length + data.length > MAX_PAYLOAD[this.#clientFamily]) {
+    const size = peer.header.length + data.length;
+    if (size > MAX_PAYLOAD[this.#clientFamily]) {
       this.#drop('too-large', 1, undefined);
       return;
     }
@@ -278,8 +318,10 @@ export class UdpRelay {
       this.#drop('overload', 1, undefined);
       return;
     }
+    const outgoing = this.#protect(peer.header, data);
+    if (outgoing === undefined) return;
     this.#lastActivity = performance.now();
-    this.#socket.send([peer.header, data], port, this.#clientTarget, (err) => {
+    this.#socket.send(outgoing, port, this.#clientTarget, (err) => {
       if (err !== null) {
         this.#drop('send-error', 1, undefined);
         return;
@@ -288,6 +330,31 @@ export class UdpRelay {
       c.datagramsDown++;
       c.bytesDown += data.length;
     });
+  }
+
+  /**
+   * The datagram as it goes to the client: header and data as they are, or — protected — one
+   * wrapped message, which must fit in a message and in a UDP payload (`too-large` otherwise).
+   */
+  #protect(header: Uint8Array, data: Buffer): Uint8Array[] | undefined {
+    const protection = this.#options.protection;
+    if (protection === undefined) return [header, data];
+    if (header.length + data.length > protection.maxChunk) {
+      this.#drop('too-large', 1, undefined);
+      return undefined;
+    }
+    let wrapped: Uint8Array;
+    try {
+      wrapped = protection.wrapDatagram(Buffer.concat([header, data]));
+    } catch {
+      this.#drop('protection', 1, undefined);
+      return undefined;
+    }
+    if (wrapped.length > MAX_PAYLOAD[this.#clientFamily]) {
+      this.#drop('too-large', 1, undefined);
+      return undefined;
+    }
+    return [wrapped];
   }
 
   /** Records a destination the client sent to: its replies are let through, named by this header. */

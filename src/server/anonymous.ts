@@ -1,8 +1,10 @@
 /**
- * The one place that decides whether a client without credentials may proceed. With no users
- * configured every client is anonymous; with users, only those an `anonymous: true` access rule
- * or the library's `allowUnauthenticated` hook explicitly lets through. Used by SOCKS4/4a, which cannot carry a
- * password, and by HTTP requests that bring no `Proxy-Authorization`.
+ * The one place that decides whether a client without credentials may proceed. With neither users
+ * nor GSS-API configured every client is anonymous; otherwise only those an `anonymous: true`
+ * access rule or the library's `allowUnauthenticated` hook explicitly lets through. Used by
+ * SOCKS4/4a, which cannot carry a password, and by HTTP requests that bring no usable
+ * `Proxy-Authorization` (HTTP has no GSS-API method here, so a GSS-API-only server must not let
+ * HTTP or SOCKS4 clients around Kerberos).
  */
 import { channels, publish } from '../observability/channels.js';
 import type { Connection } from './connection.js';
@@ -10,10 +12,10 @@ import type { Connection } from './connection.js';
 /**
  * Resolves true when `conn` may go on without credentials. The record's dialect, command and
  * destination must already be filled in (the hook sees them). A hook that throws or rejects
- * denies. Publishes an auth event (method `none`) when users are configured.
+ * denies. Publishes an auth event (method `none`) when authentication is required.
  */
 export async function mayProceedAnonymously(conn: Connection): Promise<boolean> {
-  if (conn.server.users() === undefined) {
+  if (!conn.server.authenticationRequired()) {
     conn.record.method = 'none';
     return true;
   }

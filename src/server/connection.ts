@@ -4,6 +4,7 @@
  * thin (DESIGN.md rule 8): protocol decisions live in src/protocol and the dialect handlers.
  */
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TcpRelay, type RelayResult } from '../relay/tcp.js';
 import { newSessionRecord, type SessionRecord } from './session-record.js';
 import type { ResolvedServerOptions } from './options.js';
@@ -14,6 +15,9 @@ import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
 import { SocksError } from '../errors.js';
 import { channels, publish } from '../observability/channels.js';
 import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
+import type { GssapiService } from './gssapi-service.js';
+import type { Encapsulation } from '../gssapi/encapsulation.js';
+import type { GssapiSocket } from '../gssapi/stream.js';
 
 /** What a connection needs from its server. */
 export interface ServerContext {
@@ -24,6 +28,10 @@ export interface ServerContext {
   readonly authThrottle: FailureThrottle;
   /** Live sessions per authenticated user. */
   readonly userSessions: ConcurrencyCounter;
+  /** The GSS-API acceptor credential; undefined when GSS-API is not configured. */
+  gssapi(): Promise<GssapiService> | undefined;
+  /** Users or GSS-API are configured: clients must authenticate. */
+  authenticationRequired(): boolean;
 }
 
 /**
@@ -36,6 +44,7 @@ const LINGER_MS = 2000;
 const discard = (): void => undefined;
 
 export class Connection {
+  /** The client's TCP connection. */
   readonly socket: Socket;
   readonly record: SessionRecord;
   readonly server: ServerContext;
@@ -45,6 +54,8 @@ export class Connection {
   #relay: TcpRelay | undefined;
   #ended = false;
   #userSlot: string | undefined;
+  #stream: Duplex;
+  #protection: Encapsulation | undefined;
   #draining = false;
   #drainHook: (() => void) | undefined;
   /** The client IP counted against `maxConnectionsPerIp` (set by the server; released at end). */
@@ -67,6 +78,7 @@ export class Connection {
     onEnd: (conn: Connection) => void,
   ) {
     this.socket = socket;
+    this.#stream = socket;
     this.server = server;
     this.#onEnd = onEnd;
     this.record = newSessionRecord(
@@ -78,6 +90,36 @@ export class Connection {
     socket.on('error', this.#onError);
     socket.once('close', this.#onClose);
     this.#handshakeTimer = setTimeout(this.#onHandshakeTimeout, server.options.handshakeTimeout);
+  }
+
+  /**
+   * The client's byte stream: the socket itself, or — once a GSS-API session agreed integrity or
+   * confidentiality — the encapsulation layer over it (RFC 1961 §5). The SOCKS request, the
+   * replies and every relayed byte go through it; only the socket's addresses and lifetime are
+   * read from {@link socket}.
+   */
+  get stream(): Duplex {
+    return this.#stream;
+  }
+
+  /**
+   * Routes the client's bytes through a protecting layer over the socket from now on. The layer
+   * owns the socket: destroying it destroys the socket. Its errors (a tampered message) end the
+   * session with their code.
+   */
+  protect(stream: GssapiSocket): void {
+    this.#stream = stream;
+    this.#protection = stream.encapsulation;
+    stream.on('error', this.#onStreamError);
+    if (this.closing) stream.destroy();
+  }
+
+  /**
+   * The GSS-API encapsulation of a protected session (integrity or confidentiality), for what
+   * does not travel on {@link stream}: UDP datagrams.
+   */
+  get protection(): Encapsulation | undefined {
+    return this.#protection;
   }
 
   /** True once the server has started to drain: finish what is under way, start nothing new. */
@@ -169,14 +211,16 @@ export class Connection {
     this.handshakeDone();
     this.socket.off('error', this.#onError);
     this.socket.off('close', this.#onClose);
+    this.#stream.off('error', this.#onStreamError);
     if (this.closing) {
       upstream.destroy();
+      this.#stream.destroy();
       this.socket.destroy();
       this.#end();
       return;
     }
     this.#relay = new TcpRelay(
-      this.socket,
+      this.#stream,
       upstream,
       {
         idleTimeout: this.server.options.idleTimeout,
@@ -193,16 +237,17 @@ export class Connection {
     if (error !== undefined) this.record.error ??= error;
     this.handshakeDone(bytes !== undefined && bytes.length > 0);
     this.#abort.abort();
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    socket.removeAllListeners('data');
-    socket.on('data', discard);
-    socket.resume();
-    if (bytes !== undefined && bytes.length > 0) socket.end(bytes);
-    else socket.end();
-    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+    // Through the stream: a refusal after a GSS-API level was agreed is wrapped like any reply.
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    stream.removeAllListeners('data');
+    stream.on('data', discard);
+    stream.resume();
+    if (bytes !== undefined && bytes.length > 0) stream.end(bytes);
+    else stream.end();
+    const linger = setTimeout(() => stream.destroy(), LINGER_MS);
     linger.unref();
-    socket.once('close', () => clearTimeout(linger));
+    stream.once('close', () => clearTimeout(linger));
   }
 
   /** Closes now, whatever the state (drain deadline, handshake deadline). */
@@ -210,7 +255,7 @@ export class Connection {
     this.record.endReason ??= reason;
     this.#abort.abort();
     if (this.#relay !== undefined) this.#relay.abort();
-    else this.socket.destroy();
+    else this.#stream.destroy();
   }
 
   readonly #onHandshakeTimeout = (): void => {
@@ -221,6 +266,12 @@ export class Connection {
   readonly #onError = (err: NodeJS.ErrnoException): void => {
     this.record.error ??= err.code ?? 'ERR_SOCKET';
     this.record.endReason ??= 'client-error';
+  };
+
+  readonly #onStreamError = (err: Error): void => {
+    this.record.error ??= (err as NodeJS.ErrnoException).code ?? 'ERR_SOCKET';
+    this.record.endReason ??= 'protection-error';
+    this.#abort.abort();
   };
 
   readonly #onClose = (): void => {

@@ -187,9 +187,10 @@ export class HttpHandler {
   async #authenticate(credentials: BasicCredentials | 'malformed' | undefined): Promise<boolean> {
     const conn = this.#conn;
     if (conn.server.users() === undefined) {
+      // No users to check Basic credentials against: anonymous unless GSS-API (which HTTP cannot
+      // speak) makes authentication required — then only the access rules can let it in.
       if (typeof credentials === 'object') credentials.password.fill(0);
-      conn.record.method = 'none';
-      return true;
+      return mayProceedAnonymously(conn);
     }
     if (credentials === undefined) return mayProceedAnonymously(conn);
     if (credentials === 'malformed') {

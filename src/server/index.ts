@@ -3,6 +3,8 @@ export { createServer, FerryServer, isLoopbackHost } from './server.js';
 export type { ListenAddress, BoundListener, ServerStats } from './server.js';
 export { resolveServerOptions, serverDefaults, allDialects } from './options.js';
 export type { ServerOptions, ResolvedServerOptions, AllowUnauthenticated } from './options.js';
+export { gssapiDefaults } from './gssapi-options.js';
+export type { GssapiServerOptions, GssapiLevelName } from './gssapi-options.js';
 export type { SessionRecord, Dialect } from './session-record.js';
 export { UserDatabase } from '../auth/users.js';
 export { hashPassword } from '../auth/password.js';

@@ -14,6 +14,11 @@ import {
 import { DnsResolver } from '../dial/resolver.js';
 import { formatIPv6, parseIPv4, parseIPv6 } from '../protocol/address.js';
 import { MAX_DURATION_MS as MAX_TIMER_MS } from '../config/duration.js';
+import {
+  resolveGssapiOptions,
+  type GssapiServerOptions,
+  type ResolvedGssapiOptions,
+} from './gssapi-options.js';
 import type { Dialect, SessionRecord } from './session-record.js';
 
 /** Every dialect the server can speak on one port (picked by the first octet). */
@@ -42,6 +47,12 @@ export interface ExternalAddresses {
 export interface ServerOptions {
   /** Users for RFC 1929 username/password. When set, method 02 is required; else method 00. */
   readonly users?: UserDatabase | undefined;
+  /**
+   * GSS-API (RFC 1961, method 01): Kerberos authentication, and per-message protection of
+   * everything after it. When set, method 01 is offered — first, before username/password when
+   * `users` is set too — and method 00 is not. See {@link GssapiServerOptions}, docs/gssapi.md.
+   */
+  readonly gssapi?: GssapiServerOptions | undefined;
   /** Absolute deadline from accept to the (first) reply, in ms. Default 10 000. */
   readonly handshakeTimeout?: number | undefined;
   /** Outgoing connect timeout in ms (reply 06 on expiry). Default 10 000. */
@@ -131,6 +142,7 @@ export interface OutboundAddresses {
 
 export interface ResolvedServerOptions {
   readonly users: UserDatabase | undefined;
+  readonly gssapi: ResolvedGssapiOptions | undefined;
   readonly handshakeTimeout: number;
   readonly connectTimeout: number;
   readonly idleTimeout: number;
@@ -303,6 +315,7 @@ function bool(field: string, value: boolean | undefined, fallback: boolean): boo
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   return Object.freeze({
     users: options.users,
+    gssapi: resolveGssapiOptions(options.gssapi),
     handshakeTimeout: duration(
       'handshakeTimeout',
       options.handshakeTimeout,

@@ -13,6 +13,7 @@ import { parseIPv4, parseIPv6 } from '../protocol/address.js';
 import type { UserDatabase } from '../auth/users.js';
 import type { SessionRecord } from './session-record.js';
 import { ConcurrencyCounter, FailureThrottle } from './limits.js';
+import { GssapiCredentials, type GssapiService } from './gssapi-service.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -64,6 +65,7 @@ export class FerryServer implements ServerContext {
   readonly #perIp = new ConcurrencyCounter();
   readonly userSessions = new ConcurrencyCounter();
   readonly authThrottle: FailureThrottle;
+  readonly #gssapi = new GssapiCredentials();
 
   constructor(options: ServerOptions = {}) {
     this.#options = resolveServerOptions(options);
@@ -97,19 +99,52 @@ export class FerryServer implements ServerContext {
     return this.#users;
   }
 
+  /**
+   * Whether clients must authenticate: users or GSS-API are configured. A dialect that cannot
+   * carry credentials (SOCKS4) or a client that brings none must then be refused unless the
+   * access rules let it through anonymously.
+   */
+  authenticationRequired(): boolean {
+    return this.#users !== undefined || this.#options.gssapi !== undefined;
+  }
+
   /** Swaps the users database (hot reload). Sessions already authenticated are not affected. */
   setUsers(users: UserDatabase | undefined): void {
     this.#users = users;
   }
 
   /**
+   * The GSS-API acceptor credential for new sessions, or undefined when GSS-API is not
+   * configured. Normally already acquired (by listen() or prepare()).
+   */
+  gssapi(): Promise<GssapiService> | undefined {
+    const options = this.#options.gssapi;
+    return options === undefined ? undefined : this.#gssapi.get(options);
+  }
+
+  /**
+   * Does what `options` need done asynchronously before they can be used — acquiring the GSS-API
+   * acceptor credential (loading the library, reading the keytab) — so that a reconfigure() with
+   * them does not fail on it later. listen() does this for the options in force.
+   * @throws SocksUsageError for an invalid option; SocksGssapiError
+   *   (`ERR_SOCKS_GSSAPI_UNAVAILABLE`: no koffi or library; `ERR_SOCKS_GSSAPI`: the keytab has
+   *   no usable key for the service, or cannot be read).
+   */
+  async prepare(options: ServerOptions = {}): Promise<void> {
+    const resolved = resolveServerOptions(options);
+    if (resolved.gssapi !== undefined) await this.#gssapi.get(resolved.gssapi);
+  }
+
+  /**
    * Hot reload: validates the new options, then swaps them in at once. New connections use them;
-   * live sessions keep the timers and decisions they already have.
+   * live sessions keep the timers and decisions they already have. Call prepare() first when
+   * the GSS-API keytab or service changes.
    * @throws SocksUsageError naming the field when an option is invalid (nothing changes then).
    */
   reconfigure(options: ServerOptions): void {
     const resolved = resolveServerOptions(options);
     this.#options = resolved;
+    this.#gssapi.retain(resolved.gssapi);
     this.#users = resolved.users;
     this.authThrottle.configure({
       maxFailures: resolved.authFailureLimit,
@@ -118,10 +153,14 @@ export class FerryServer implements ServerContext {
   }
 
   /**
-   * Starts listening on each address. Resolves with the bound addresses.
+   * Starts listening on each address. Resolves with the bound addresses. With `gssapi`
+   * configured, the acceptor credential is acquired first.
    * @throws SocksUsageError when an address is not loopback and the server has no authentication
    *   (unless `insecureOpenProxy`), or when the server is closing. Listen errors (EADDRINUSE, ...)
    *   reject with the system error and close whatever this call had opened.
+   * @throws SocksGssapiError when GSS-API is configured and unavailable
+   *   (`ERR_SOCKS_GSSAPI_UNAVAILABLE`, message "GSS-API unavailable: ...") or its credential
+   *   cannot be acquired (`ERR_SOCKS_GSSAPI`); nothing is listening then.
    */
   async listen(addresses: ListenAddress | readonly ListenAddress[]): Promise<BoundListener[]> {
     const list = Array.isArray(addresses)
@@ -132,7 +171,7 @@ export class FerryServer implements ServerContext {
     for (const a of list) {
       if (
         !isLoopbackHost(a.host) &&
-        this.#users === undefined &&
+        !this.authenticationRequired() &&
         !this.#options.hasRules &&
         !this.#options.insecureOpenProxy
       ) {
@@ -142,6 +181,9 @@ export class FerryServer implements ServerContext {
         );
       }
     }
+    await this.gssapi();
+    if (this.closing)
+      throw new SocksUsageError(UsageErrorCode.InvalidState, 'the server is closing');
     const opened: net.Server[] = [];
     try {
       for (const a of list) opened.push(await this.#listenOne(a));
@@ -290,6 +332,7 @@ export class FerryServer implements ServerContext {
       await drained;
     }
     await listenersClosed;
+    this.#gssapi.retain(undefined);
     publish(channels.serverClosed, () => ({ forced }));
   }
 }

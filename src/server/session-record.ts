@@ -33,7 +33,12 @@ export interface SessionRecord {
   dialect: Dialect | undefined;
   /** Authentication method name once chosen. */
   method: 'none' | 'username' | 'gssapi' | undefined;
-  /** The authenticated user. */
+  /**
+   * GSS-API only: the protection level agreed (RFC 1961 §4), `clear`, `integrity` or
+   * `confidentiality`.
+   */
+  protection: 'clear' | 'integrity' | 'confidentiality' | undefined;
+  /** The authenticated user (a GSS-API session's: the client's Kerberos principal). */
   user: string | undefined;
   command: CommandName | undefined;
   /** The destination as the client asked for it (`host:port`). */
@@ -90,6 +95,7 @@ export function newSessionRecord(
     localPort: local.port,
     dialect: undefined,
     method: undefined,
+    protection: undefined,
     user: undefined,
     command: undefined,
     destination: undefined,

@@ -1,6 +1,8 @@
 /**
  * The SOCKS5 dialect: drives the sans-IO ServerSession over a client socket — method selection,
- * RFC 1929 authentication, the request — then hands the request to its command.
+ * RFC 1929 or GSS-API (RFC 1961) authentication, the request — then hands the request to its
+ * command. After a GSS-API session agrees on a protection level, it reads and writes through
+ * `conn.stream`, the encapsulation layer, instead of the socket.
  */
 import { AuthMethod, Command, commandNames, Reply } from '../protocol/constants.js';
 import {
@@ -15,22 +17,53 @@ import type { Connection } from './connection.js';
 import type { CommandContext } from './commands/context.js';
 import { runCommand } from './commands/index.js';
 import { authenticateUser } from './authenticate.js';
+import { GssapiServerMethod, type GssapiOutcome } from './gssapi-method.js';
 
 /** Picks the server's method for the client's offer: the server's policy, in its own order. */
 export function chooseMethod(offered: readonly number[], available: readonly number[]): number {
   return available.find((m) => offered.includes(m)) ?? AuthMethod.NoAcceptable;
 }
 
+/**
+ * The methods this server offers, in its order of preference: GSS-API first when configured (it
+ * authenticates both ends and can protect the traffic, and no password crosses the wire), then
+ * username/password; no authentication only when neither is configured.
+ */
+export function serverMethods(conn: Connection): number[] {
+  const methods: number[] = [];
+  if (conn.server.options.gssapi !== undefined) methods.push(AuthMethod.GssApi);
+  if (conn.server.users() !== undefined) methods.push(AuthMethod.UserPass);
+  if (methods.length === 0) methods.push(AuthMethod.NoAuth);
+  return methods;
+}
+
+const methodNames: Readonly<Record<number, 'none' | 'username' | 'gssapi'>> = {
+  [AuthMethod.NoAuth]: 'none',
+  [AuthMethod.UserPass]: 'username',
+  [AuthMethod.GssApi]: 'gssapi',
+};
+
 export class Socks5Handler {
   readonly #conn: Connection;
   readonly #session = new ServerSession();
   #clientEnded = false;
+  #gssapi: GssapiServerMethod | undefined;
 
   constructor(conn: Connection) {
     this.#conn = conn;
     conn.record.dialect = 'socks5';
-    conn.socket.on('data', this.#onData);
-    conn.socket.once('end', this.#onEnd);
+    this.#attach();
+  }
+
+  /** Reads the client through conn.stream (the socket, or the GSS-API layer over it). */
+  #attach(): void {
+    this.#conn.stream.on('data', this.#onData);
+    this.#conn.stream.once('end', this.#onEnd);
+  }
+
+  #detach(): void {
+    this.#conn.stream.off('data', this.#onData);
+    this.#conn.stream.off('end', this.#onEnd);
   }
 
   /** Feeds bytes already read by the dialect detector. */
@@ -53,13 +86,17 @@ export class Socks5Handler {
   #advance(): void {
     for (;;) {
       if (this.#conn.closing) return;
+      if (this.#gssapi !== undefined && this.#session.state === 'method-specific') {
+        this.#gssapi.receive(this.#session.takeMethodData(), this.#clientEnded);
+        return;
+      }
       const event = this.#session.nextEvent();
       if (event === NEED_DATA) {
         if (this.#clientEnded) this.#conn.closeWith(undefined, 'client-closed');
         return;
       }
       if (event === PAUSED) {
-        this.#conn.socket.pause();
+        this.#conn.stream.pause();
         return;
       }
       this.#handle(event);
@@ -70,26 +107,26 @@ export class Socks5Handler {
     const conn = this.#conn;
     switch (event.type) {
       case 'greeting': {
-        const available =
-          conn.server.users() !== undefined ? [AuthMethod.UserPass] : [AuthMethod.NoAuth];
-        const method = chooseMethod(event.methods, available);
-        conn.record.method =
-          method === AuthMethod.UserPass
-            ? 'username'
-            : method === AuthMethod.NoAuth
-              ? 'none'
-              : undefined;
+        const method = chooseMethod(event.methods, serverMethods(conn));
+        conn.record.method = methodNames[method];
         const bytes = this.#session.send({ type: 'method', method });
-        if (method === AuthMethod.NoAcceptable) conn.closeWith(bytes, 'no-acceptable-method');
-        else conn.socket.write(bytes);
+        if (method === AuthMethod.NoAcceptable) {
+          conn.closeWith(bytes, 'no-acceptable-method');
+          return;
+        }
+        const gssapi = conn.server.options.gssapi;
+        if (method === AuthMethod.GssApi && gssapi !== undefined) {
+          this.#gssapi = new GssapiServerMethod(conn, gssapi, this.#onGssapiDone);
+        }
+        conn.stream.write(bytes);
         return;
       }
       case 'credentials':
-        conn.socket.pause();
+        conn.stream.pause();
         void this.#authenticate(event.username, event.password);
         return;
       case 'request':
-        conn.socket.pause();
+        conn.stream.pause();
         this.#request(event.command, event.destination);
         return;
       case 'protocol-error':
@@ -107,10 +144,30 @@ export class Socks5Handler {
       conn.closeWith(bytes, 'auth-failed');
       return;
     }
-    conn.socket.write(bytes);
-    conn.socket.resume();
+    conn.stream.write(bytes);
+    conn.stream.resume();
     this.#advance();
   }
+
+  /**
+   * The GSS-API sub-negotiation succeeded. At a protected level the handler moves from the
+   * socket to the encapsulation layer, which now holds whatever the client sent after its level
+   * message; at `clear` those bytes go straight to the session.
+   */
+  readonly #onGssapiDone = (outcome: GssapiOutcome): void => {
+    const conn = this.#conn;
+    this.#gssapi = undefined;
+    if ('stream' in outcome) {
+      this.#detach();
+      conn.protect(outcome.stream);
+      this.#session.authenticated();
+      this.#attach();
+    } else {
+      this.#session.authenticated(outcome.pending);
+    }
+    conn.stream.resume();
+    this.#advance();
+  };
 
   #request(command: Command, destination: SocksAddress): void {
     const conn = this.#conn;
@@ -129,7 +186,7 @@ export class Socks5Handler {
       succeed: (bound) => {
         conn.handshakeDone();
         conn.record.reply = Reply.Succeeded;
-        conn.socket.write(
+        conn.stream.write(
           session.send({
             type: 'reply',
             reply: Reply.Succeeded,
@@ -145,8 +202,7 @@ export class Socks5Handler {
         conn.closeWith(bytes, conn.noteFailure(err));
       },
       takePending: () => {
-        conn.socket.off('data', this.#onData);
-        conn.socket.off('end', this.#onEnd);
+        this.#detach();
         return { data: session.takeTrailingData(), ended: this.#clientEnded };
       },
     };

@@ -1,18 +1,19 @@
 /** Socket helpers for tests: a byte-exact reader, loopback servers, and a ferry server on port 0. */
 import net from 'node:net';
 import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { createServer, type FerryServer } from '../../src/server/index.js';
 import type { ServerOptions } from '../../src/server/options.js';
 
-/** Reads exact byte counts from a socket, buffering whatever arrives early. */
-export class Reader {
-  readonly socket: net.Socket;
+/** Reads exact byte counts from a socket (or any Duplex), buffering whatever arrives early. */
+export class Reader<S extends Duplex = net.Socket> {
+  readonly socket: S;
   #buffer = Buffer.alloc(0);
   #ended = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(socket: net.Socket) {
+  constructor(socket: S) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = Buffer.concat([this.#buffer, chunk]);

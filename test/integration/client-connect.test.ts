@@ -1,5 +1,6 @@
 // connect() over real loopback sockets: through a small SOCKS server (test/helpers/mini-socks.ts),
 // chains, and fake proxies that misbehave — garbage, silence, early close, abort.
+import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -19,7 +20,7 @@ import { startMiniSocks, type MiniSocks } from '../helpers/mini-socks.js';
 import { startEchoServer, startFakeProxy, type Closable } from '../helpers/servers.js';
 
 /** Writes `data`, ends, and collects everything until the peer ends. */
-async function roundTrip(socket: net.Socket, data: string): Promise<string> {
+async function roundTrip(socket: Duplex, data: string): Promise<string> {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.end(data);

@@ -1,6 +1,7 @@
 // The client against ferry's own server (createServer from src/server): every command,
 // IPv4/IPv6/domain destinations, the proxy on IPv6, authentication right and wrong, chains of
 // two and three hops (several servers on port 0), agents and fetch through it.
+import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -28,7 +29,7 @@ import {
 
 type Ferry = Awaited<ReturnType<typeof startFerry>>;
 
-async function echoThrough(socket: net.Socket, text: string): Promise<string> {
+async function echoThrough(socket: Duplex, text: string): Promise<string> {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.end(text);

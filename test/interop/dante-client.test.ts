@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { connect } from '../../src/client/connect.js';
 import { bind } from '../../src/client/bind.js';
@@ -21,7 +22,7 @@ import { startEchoServer, startUdpEchoServer, type Closable } from '../helpers/s
 
 const skip = danteUnavailable();
 
-async function echoThrough(socket: net.Socket, text: string): Promise<string> {
+async function echoThrough(socket: Duplex, text: string): Promise<string> {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.end(text);

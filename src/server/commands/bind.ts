@@ -22,7 +22,9 @@
  *    listener at once; so does the server's drain.
  *
  * Dialect-agnostic: only `ctx.succeed/fail/takePending` and `conn` are used, so SOCKS4 BIND runs
- * this too.
+ * this too. On a GSS-API protected session both replies go out through the encapsulation (the
+ * dialect writes them to `conn.stream`), the client's FIN is watched on `conn.stream` (the layer
+ * over the socket), and `conn.startRelay` relays through the layer exactly as for CONNECT.
  */
 import net from 'node:net';
 import { Reply } from '../../protocol/constants.js';
@@ -155,8 +157,8 @@ class BindWait {
     this.#conn.signal.addEventListener('abort', this.#onAbort);
     // A paused socket still emits 'end' once its buffer is empty; if the FIN already went by
     // (during the handshake), readableEnded says so.
-    this.#conn.socket.on('end', this.#onClientEnd);
-    if (this.#conn.socket.readableEnded) this.#onClientEnd();
+    this.#conn.stream.on('end', this.#onClientEnd);
+    if (this.#conn.stream.readableEnded) this.#onClientEnd();
     else if (this.#conn.closing) this.#onAbort();
   }
 
@@ -236,6 +238,6 @@ class BindWait {
     this.#listener.on('connection', (late: net.Socket) => late.destroy());
     this.#listener.close();
     this.#conn.signal.removeEventListener('abort', this.#onAbort);
-    this.#conn.socket.off('end', this.#onClientEnd);
+    this.#conn.stream.off('end', this.#onClientEnd);
   }
 }

@@ -14,6 +14,9 @@
  *   drain): the UDP socket is closed at once. After `udpIdleTimeout` with no datagram relayed
  *   either way it ends too, and the TCP connection is closed. The session's access record carries
  *   the UDP counters (`record.udp`).
+ * - GSS-API integrity/confidentiality on the control connection protects the datagrams too:
+ *   each is wrapped whole (src/relay/udp.ts says how, with the RFC text); the control connection
+ *   is read through the encapsulation layer, so a tampered message on it still ends the session.
  */
 import { Reply } from '../../protocol/constants.js';
 import { formatHostPort } from '../../protocol/address.js';
@@ -114,6 +117,7 @@ export async function runUdpAssociate(ctx: CommandContext): Promise<void> {
       : undefined,
     resolver: options.resolver,
     policy,
+    protection: conn.protection,
     counters: stats,
     onDrop: (reason, count, from) => {
       publish(channels.udpDropped, () => ({ session: conn.record, reason, count, from }));
@@ -126,13 +130,14 @@ export async function runUdpAssociate(ctx: CommandContext): Promise<void> {
   conn.signal.addEventListener('abort', () => relay.close(), { once: true });
 
   // The control connection carries nothing more; whatever the client sends on it is read and
-  // discarded (so it cannot stall), and its FIN ends the association.
+  // discarded (so it cannot stall), and its FIN ends the association. Read through conn.stream:
+  // on a protected session that is the encapsulation layer, which checks every message.
   const pending = ctx.takePending();
-  const socket = conn.socket;
-  socket.on('data', discard);
-  socket.once('end', () => {
+  const stream = conn.stream;
+  stream.on('data', discard);
+  stream.once('end', () => {
     conn.closeWith(undefined, 'client-closed');
   });
-  if (pending.ended || socket.readableEnded) conn.closeWith(undefined, 'client-closed');
-  else socket.resume();
+  if (pending.ended || stream.readableEnded) conn.closeWith(undefined, 'client-closed');
+  else stream.resume();
 }
