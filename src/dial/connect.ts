@@ -15,6 +15,8 @@ export interface DialOptions {
   readonly localAddress?: string | undefined;
   /** A `net.connect` lookup (e.g. one that hands over pre-resolved, checked addresses). */
   readonly lookup?: net.LookupFunction | undefined;
+  /** Read into a caller's buffer instead of 'data' events (`net.connect`'s `onread`). */
+  readonly onread?: net.OnReadOpts | undefined;
 }
 
 export const dialErrorCodes = {
@@ -41,6 +43,7 @@ export function dialTcp(host: string, port: number, options: DialOptions): Promi
       autoSelectFamily: true,
       ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
       ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
+      ...(options.onread !== undefined ? { onread: options.onread } : {}),
     });
     socket.pause();
     const cleanup = (): void => {

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { TcpRelay, type RelayResult } from '../relay/tcp.js';
+import type { UpstreamReader } from '../relay/upstream-reader.js';
 import { newSessionRecord, type SessionRecord } from './session-record.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { UserDatabase } from '../auth/users.js';
@@ -134,8 +135,9 @@ export class Connection {
   /**
    * Hands the client and upstream sockets to the relay. The client must be paused with the
    * handshake's 'data' listener removed; `pending` is what the client pipelined after its request.
+   * `reader`: the upstream was dialled with its `onread` (see UpstreamReader).
    */
-  startRelay(upstream: Socket, pending: PendingInput): void {
+  startRelay(upstream: Socket, pending: PendingInput, reader?: UpstreamReader): void {
     this.handshakeDone();
     this.socket.off('error', this.#onError);
     this.socket.off('close', this.#onClose);
@@ -152,6 +154,7 @@ export class Connection {
         idleTimeout: this.server.options.idleTimeout,
         counters: this.record,
         onEnd: this.#onRelayEnd,
+        upstreamReader: reader,
       },
       pending,
     );

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { dialTcp } from '../../dial/connect.js';
 import { resolveAllowed, type CheckedDestination } from '../../dial/destination.js';
 import { lookupFor } from '../../dial/lookup.js';
+import { UpstreamReader } from '../../relay/upstream-reader.js';
 import { formatHostPort } from '../../protocol/address.js';
 import type { OutboundAddresses } from '../options.js';
 import type { CommandContext } from './context.js';
@@ -15,6 +16,7 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
   const { conn, destination } = ctx;
   const options = conn.server.options;
   let upstream: Socket;
+  const reader = new UpstreamReader();
   const started = Date.now();
   try {
     const checked = await resolveAllowed(
@@ -30,6 +32,7 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
     upstream = await dialTcp(checked.host, checked.port, {
       timeout: options.connectTimeout,
       signal: conn.signal,
+      onread: reader.onread,
       ...sourceFor(checked, options.outbound),
     });
   } catch (err) {
@@ -44,7 +47,7 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
   }
   conn.record.remote = formatHostPort(upstream.remoteAddress ?? '', upstream.remotePort ?? 0);
   ctx.succeed({ address: upstream.localAddress ?? '0.0.0.0', port: upstream.localPort ?? 0 });
-  conn.startRelay(upstream, ctx.takePending());
+  conn.startRelay(upstream, ctx.takePending(), reader);
 }
 
 /**
