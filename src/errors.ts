@@ -246,6 +246,20 @@ export function replyForError(err: unknown): Reply {
 }
 
 /**
+ * A malformed HTTP request (the HTTP proxy dialect): `status` is the response the server sends
+ * before closing — 400 malformed, 414 request line too long, 431 header block too large, 501 an
+ * unsupported transfer coding, 505 an HTTP version other than 1.x. `code` is the closest
+ * {@link ProtocolErrorCode} (`MessageTooLarge` for 414/431, `BadVersion` for 505, ...).
+ */
+export class HttpProtocolError extends SocksProtocolError {
+  readonly status: number;
+  constructor(code: ProtocolErrorCode, status: number, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/**
  * Codes of {@link SocksDialError}s raised before any connection attempt. DNS failures are
  * wrapped (the resolver's own code is kept in `cause`): c-ares codes such as ECONNREFUSED
  * (the DNS server refused) or ETIMEOUT would otherwise be misread by the errno table above.

@@ -10,7 +10,9 @@ import {
   type ClosingEvent,
   type ConnectionRejectedEvent,
   type AuthThrottledEvent,
+  type HttpRequestEvent,
   type ListeningEvent,
+  type BindRefusedEvent,
   type SessionEvent,
 } from '../observability/channels.js';
 
@@ -118,18 +120,72 @@ export function wireServerLogs(log: Logger): () => void {
               ? `[${s.clientAddress}]:${s.clientPort}`
               : `${s.clientAddress}:${s.clientPort}`,
             user: s.user,
+            userId: s.userId,
             command: s.command,
             destination: s.destination,
             remote: s.remote,
             rule: s.rule,
             reply: s.reply,
+            httpMethod: s.httpMethod,
+            httpStatus: s.httpStatus,
+            httpRequests: s.dialect === 'http' ? s.httpRequests : undefined,
             bytesUp: s.bytesUp,
             bytesDown: s.bytesDown,
             durationMs: s.duration,
             end: s.endReason,
             error: s.error,
+            // BIND: peers refused for coming from another address than the one named.
+            ...(s.bindRefused !== undefined ? { bindRefused: s.bindRefused } : {}),
+            // UDP ASSOCIATE: the association's datagrams and DATA octets each way, drops by reason.
+            ...(s.udp !== undefined
+              ? {
+                  datagramsUp: s.udp.datagramsUp,
+                  datagramsDown: s.udp.datagramsDown,
+                  udpBytesUp: s.udp.bytesUp,
+                  udpBytesDown: s.udp.bytesDown,
+                  dropped: s.udp.dropped,
+                }
+              : {}),
           },
           'session',
+        );
+      },
+    ],
+    [
+      channelNames.bindRefused,
+      (m) => {
+        const e = m as BindRefusedEvent;
+        log.warn(
+          {
+            event: 'bind-refused',
+            id: e.session.id,
+            peer: e.peerAddress.includes(':')
+              ? `[${e.peerAddress}]:${e.peerPort}`
+              : `${e.peerAddress}:${e.peerPort}`,
+            expected: e.expected,
+          },
+          'BIND: refused a connection from an unexpected peer',
+        );
+      },
+    ],
+    [
+      channelNames.httpRequest,
+      (m) => {
+        const e = m as HttpRequestEvent;
+        log.info(
+          {
+            event: 'http-request',
+            id: e.session.id,
+            user: e.session.user,
+            method: e.method,
+            destination: e.destination,
+            status: e.status,
+            bytesUp: e.bytesUp,
+            bytesDown: e.bytesDown,
+            durationMs: e.durationMs,
+            error: e.error,
+          },
+          'http request',
         );
       },
     ],

@@ -1,4 +1,5 @@
 /** Command-line value parsers. Each throws an InvalidArgumentError-style message naming the value. */
+import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { parseHostPort } from '../protocol/address.js';
 import { SocksError } from '../errors.js';
@@ -66,4 +67,70 @@ export function collect<T>(
   parse: (text: string) => T,
 ): (text: string, previous: T[] | undefined) => T[] {
   return (text, previous) => [...(previous ?? []), parse(text)];
+}
+
+/** Parses a port range `FROM-TO` (or one port) into `{ from, to }`. */
+export function parsePortRange(text: string): { from: number; to: number } {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text.trim());
+  const from = Number(m?.[1]);
+  const to = Number(m?.[2] ?? m?.[1]);
+  if (m === null || from < 1 || to > 0xffff || from > to) {
+    throw new InvalidArgumentError(`"${text}" is not a port range (use e.g. 40000-40999).`);
+  }
+  return { from, to };
+}
+
+const sizeUnits: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 * 1024,
+  mib: 1024 * 1024,
+};
+
+/** Parses a size in octets: `65536`, `64KiB`, `64k`, `16MiB`, `16m`. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = sizeUnits[(m?.[2] ?? '?').toLowerCase()];
+  const n = Number(m?.[1]) * (unit ?? NaN);
+  if (m === null || unit === undefined || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`"${text}" is not a size (use e.g. 65536, 64KiB, 16MiB).`);
+  }
+  return n;
+}
+
+/** Parses an IP address literal (no name, no port). */
+export function parseIpAddress(text: string): string {
+  const t = text.trim();
+  if (isIP(t) === 0) throw new InvalidArgumentError(`"${text}" is not an IP address.`);
+  return t;
+}
+
+/** RFC 1928 §7: "The reassembly timer MUST be no less than 5 seconds." */
+export function parseReassemblyTimeout(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 5000) {
+    throw new InvalidArgumentError(`"${text}" is shorter than 5s (RFC 1928 §7's minimum).`);
+  }
+  return ms;
+}
+
+const protocolNames = ['socks5', 'socks4', 'http'] as const;
+type ProtocolName = (typeof protocolNames)[number];
+
+/** Parses a comma-separated list of dialects, e.g. `socks5,http`. */
+export function parseProtocols(text: string): ProtocolName[] {
+  const names = text
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== '');
+  if (names.length === 0) {
+    throw new InvalidArgumentError(`"${text}" names no protocol (use socks5, socks4, http).`);
+  }
+  for (const n of names) {
+    if (!(protocolNames as readonly string[]).includes(n)) {
+      throw new InvalidArgumentError(`unknown protocol "${n}" (use socks5, socks4, http).`);
+    }
+  }
+  return names as ProtocolName[];
 }

@@ -9,8 +9,13 @@ import {
   parseAdminAddress,
   parseCount,
   parseDuration,
+  parseIpAddress,
   parseListenAddress,
+  parsePortRange,
   parsePositiveInt,
+  parseReassemblyTimeout,
+  parseSize,
+  parseProtocols,
   parseWorkers,
   parseCidr,
 } from './parse.js';
@@ -35,8 +40,19 @@ interface ServeFlags {
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
   workers?: number | 'auto';
+  protocols?: ('socks5' | 'socks4' | 'http')[];
+  httpMaxHeaderSize?: number;
   proxyProtocol?: boolean;
   trustedProxies?: string[];
+  bindTimeout?: number;
+  externalAddress?: string[];
+  udpPorts?: { from: number; to: number };
+  udpIdleTimeout?: number;
+  /** commander's `--no-udp-reassembly`: true unless the flag was given. */
+  udpReassembly?: boolean;
+  udpReassemblyTimeout?: number;
+  udpMaxDatagramSize?: number;
+  udpReassemblyMemory?: number;
 }
 
 /** The flags as a configuration overlay: what was given on the command line wins over the file. */
@@ -51,6 +67,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
       connect: f.connectTimeout,
       idle: f.idleTimeout,
       drain: f.drainTimeout,
+      bind: f.bindTimeout,
     },
     limits: {
       maxConnections: f.maxConnections,
@@ -62,13 +79,27 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     log: { level: f.logLevel, file: f.logFile },
     admin: f.admin,
     workers: f.workers,
+    protocols: f.protocols,
+    http: { maxHeaderSize: f.httpMaxHeaderSize },
     trustedProxies: f.trustedProxies,
+    externalAddress: f.externalAddress,
+    udp: {
+      ports: f.udpPorts,
+      idleTimeout: f.udpIdleTimeout,
+      // Only the flag's presence overrides the file (commander defaults --no-X to true).
+      reassembly: f.udpReassembly === false ? false : undefined,
+      reassemblyTimeout: f.udpReassemblyTimeout,
+      maxDatagramSize: f.udpMaxDatagramSize,
+      reassemblyMemory: f.udpReassemblyMemory,
+    },
   };
 }
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run the proxy server (SOCKS5 on 127.0.0.1:1080 by default)')
+    .description(
+      'run the proxy server (SOCKS5, SOCKS4/4a and HTTP on one port, 127.0.0.1:1080 by default)',
+    )
     .option(
       '--config <file>',
       'YAML configuration file; flags given here override it (see docs/configuration.md)',
@@ -127,6 +158,52 @@ export function serveCommand(): Command {
       '--drain-timeout <duration>',
       `on SIGTERM/SIGINT, time for sessions to finish (default: ${ms(serverDefaults.drainTimeout)})`,
       parseDuration,
+    )
+    .option(
+      '--bind-timeout <duration>',
+      `BIND: wait this long for the peer's connection (default: ${ms(serverDefaults.bindTimeout)})`,
+      parseDuration,
+    )
+    .option(
+      '--external-address <ip>',
+      'behind NAT: the address BIND and UDP ASSOCIATE replies advertise; one per family, repeatable',
+      collect(parseIpAddress),
+    )
+    .option(
+      '--udp-ports <from-to>',
+      'UDP ASSOCIATE: take relay ports from this range, e.g. 40000-40999 (default: any)',
+      parsePortRange,
+    )
+    .option(
+      '--udp-idle-timeout <duration>',
+      `end a UDP association idle this long; 0 = never (default: ${ms(serverDefaults.udpIdleTimeout)})`,
+      parseDuration,
+    )
+    .option('--no-udp-reassembly', 'drop UDP fragments (FRAG != 0) instead of reassembling them')
+    .option(
+      '--udp-reassembly-timeout <duration>',
+      `RFC 1928 reassembly timer, at least 5s (default: ${ms(serverDefaults.udpReassemblyTimeout)})`,
+      parseReassemblyTimeout,
+    )
+    .option(
+      '--udp-max-datagram-size <size>',
+      `largest reassembled UDP datagram (default: ${serverDefaults.udpMaxDatagramSize / 1024}KiB)`,
+      parseSize,
+    )
+    .option(
+      '--udp-reassembly-memory <size>',
+      `memory for all UDP reassembly queues together (default: ${serverDefaults.udpReassemblyMemory / 1024 / 1024}MiB)`,
+      parseSize,
+    )
+    .option(
+      '--protocols <list>',
+      'dialects to answer, comma-separated: socks5,socks4,http (default: all)',
+      parseProtocols,
+    )
+    .option(
+      '--http-max-header-size <bytes>',
+      `HTTP request head cap; beyond it 431 (default: ${serverDefaults.httpMaxHeaderSize})`,
+      parsePositiveInt,
     )
     .addOption(new Option('--log-level <level>', 'log level (default: info)').choices(logLevels))
     .option('--log-file <file>', 'write logs to this file instead of stdout; reopened on SIGHUP')

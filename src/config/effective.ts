@@ -34,6 +34,7 @@ export function effectiveConfig(
       connect: formatDuration(o.connectTimeout),
       idle: formatDuration(o.idleTimeout),
       drain: formatDuration(o.drainTimeout),
+      bind: formatDuration(o.bindTimeout),
     },
     limits: {
       maxConnections: o.maxConnections,
@@ -42,6 +43,8 @@ export function effectiveConfig(
       authFailureLimit: o.authFailureLimit,
       authFailureWindow: formatDuration(o.authFailureWindow),
     },
+    protocols: o.protocols,
+    http: { maxHeaderSize: o.httpMaxHeaderSize },
     access:
       config.access === undefined
         ? { default: 'allow', rules: [] }
@@ -63,6 +66,17 @@ export function effectiveConfig(
       systemTtl: formatDuration(config.dns?.systemTtl ?? resolverDefaults.systemTtl * 1000),
     },
     outbound: { ipv4: o.outbound.ipv4 ?? '(system)', ipv6: o.outbound.ipv6 ?? '(system)' },
+    externalAddress: [o.externalAddress.ipv4, o.externalAddress.ipv6].filter(
+      (a) => a !== undefined,
+    ),
+    udp: {
+      ports: o.udpPorts === undefined ? '(any)' : `${o.udpPorts.from}-${o.udpPorts.to}`,
+      idleTimeout: formatDuration(o.udpIdleTimeout),
+      reassembly: o.udpReassembly,
+      reassemblyTimeout: formatDuration(o.udpReassemblyTimeout),
+      maxDatagramSize: o.udpMaxDatagramSize,
+      reassemblyMemory: o.udpReassemblyMemory,
+    },
     log: { level: config.log?.level ?? 'info', file: config.log?.file ?? '(stdout)' },
     admin:
       admin === undefined

@@ -67,9 +67,13 @@ function describeIssue(
   if (issue.code === 'invalid_union') {
     // "Invalid input" says nothing: report the alternative the value was meant for, i.e. the
     // first whose type matched (its problem is the real one).
-    const meant = issue.errors.find((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    const meant = issue.errors.find(
+      (branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0),
+    );
     if (meant !== undefined && meant.length > 0) {
-      return meant.flatMap((i) => describeIssue(doc, lines, source, { ...i, path: [...issue.path, ...i.path] }));
+      return meant.flatMap((i) =>
+        describeIssue(doc, lines, source, { ...i, path: [...issue.path, ...i.path] }),
+      );
     }
   }
   return [`${source}:${location(doc, lines, issue.path)}: ${dotted(issue.path)}: ${issue.message}`];
@@ -147,6 +151,8 @@ export function serverOptionsFrom(
     maxSessionsPerUser: config.limits?.maxSessionsPerUser,
     authFailureLimit: config.limits?.authFailureLimit,
     authFailureWindow: config.limits?.authFailureWindow,
+    protocols: config.protocols,
+    httpMaxHeaderSize: config.http?.maxHeaderSize,
     rules:
       config.access === undefined
         ? undefined
@@ -156,6 +162,14 @@ export function serverOptionsFrom(
     resolver: new DnsResolver(resolverOptions(config.dns)),
     outbound: config.outbound,
     trustedProxies: config.trustedProxies,
+    bindTimeout: config.timeouts?.bind,
+    externalAddress: config.externalAddress,
+    udpPorts: config.udp?.ports,
+    udpIdleTimeout: config.udp?.idleTimeout,
+    udpReassembly: config.udp?.reassembly,
+    udpReassemblyTimeout: config.udp?.reassemblyTimeout,
+    udpMaxDatagramSize: config.udp?.maxDatagramSize,
+    udpReassemblyMemory: config.udp?.reassemblyMemory,
   };
 }
 

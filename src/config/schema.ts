@@ -133,6 +133,43 @@ const outboundSchema = z.strictObject({
   ipv6: z.ipv6().optional().describe('Source address for outgoing IPv6 connections.'),
 });
 
+/** `40000-40999` (or one port) to `{ from, to }`; the server checks the order. */
+const portRange = z
+  .union([z.number().int().min(1).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/)])
+  .transform((v, ctx) => {
+    const [from, to = from] = String(v).split('-').map(Number) as [number, number?];
+    if (from < 1 || to > 65535 || from > to) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${String(v)}" is not a port range such as 40000-40999`,
+      });
+      return z.NEVER;
+    }
+    return { from, to };
+  });
+
+const udpSchema = z.strictObject({
+  ports: portRange
+    .optional()
+    .describe('Relay ports for UDP ASSOCIATE, e.g. "40000-40999", for a firewall (default any).'),
+  idleTimeout: duration
+    .optional()
+    .describe('End an association with no datagram either way this long; 0 = never (default 2m).'),
+  reassembly: z
+    .boolean()
+    .optional()
+    .describe('Reassemble RFC 1928 fragments (default true); false drops them.'),
+  reassemblyTimeout: duration
+    .optional()
+    .describe('The reassembly timer, at least 5s (default 5s).'),
+  maxDatagramSize: positive
+    .optional()
+    .describe('Largest reassembled datagram in octets (default 65536).'),
+  reassemblyMemory: positive
+    .optional()
+    .describe('Octets all reassembly queues may hold together (default 16 MiB).'),
+});
+
 export const logLevelSchema = z.enum([
   'fatal',
   'error',
@@ -171,6 +208,9 @@ export const configSchema = z
         drain: duration
           .optional()
           .describe('Time sessions get to finish on SIGTERM (default 10s).'),
+        bind: duration
+          .optional()
+          .describe("BIND: wait this long for the peer's connection (default 2m)."),
       })
       .optional(),
     limits: z
@@ -194,9 +234,32 @@ export const configSchema = z
           .describe('Window of the failed-login throttle (default 1m).'),
       })
       .optional(),
+    protocols: z
+      .array(z.enum(['socks5', 'socks4', 'http']))
+      .min(1)
+      .optional()
+      .describe('Dialects answered on the listeners (default all: socks5, socks4, http).'),
+    http: z
+      .strictObject({
+        maxHeaderSize: z
+          .number()
+          .int()
+          .min(256)
+          .max(1024 * 1024)
+          .optional()
+          .describe('Cap on an HTTP request head in octets; beyond it 431 (default 16384).'),
+      })
+      .optional()
+      .describe('The HTTP proxy dialect.'),
     access: accessSchema.optional().describe('Access rules (docs/rules.md).'),
     dns: dnsSchema.optional().describe('How destination names are resolved.'),
     outbound: outboundSchema.optional().describe('Outgoing connections.'),
+    externalAddress: oneOrMany(z.union([z.ipv4(), z.ipv6()]))
+      .optional()
+      .describe(
+        'Behind NAT: the address BIND and UDP ASSOCIATE replies advertise (one IPv4 and/or one IPv6).',
+      ),
+    udp: udpSchema.optional().describe('UDP ASSOCIATE.'),
     log: z
       .strictObject({
         level: logLevelSchema.optional().describe('Log level (default info).'),

@@ -9,6 +9,7 @@ import {
   channelNames,
   type AuthEvent,
   type ConnectionRejectedEvent,
+  type RuleDeniedEvent,
   type SessionEvent,
 } from './channels.js';
 import type { SessionRecord } from '../server/session-record.js';
@@ -91,6 +92,29 @@ export function createMetrics(
     labelNames: ['reason'],
     registers: [registry],
   });
+  const udpDatagrams = new Counter({
+    name: `${p}udp_datagrams_total`,
+    help: 'UDP datagrams relayed for UDP ASSOCIATE, by direction (counted when the association ends).',
+    labelNames: ['direction'],
+    registers: [registry],
+  });
+  const udpBytes = new Counter({
+    name: `${p}udp_bytes_total`,
+    help: 'UDP DATA octets relayed, by direction (counted when the association ends).',
+    labelNames: ['direction'],
+    registers: [registry],
+  });
+  const udpDropped = new Counter({
+    name: `${p}udp_dropped_total`,
+    help: 'UDP datagrams dropped, by reason (source, malformed, denied, fragment-timeout, ...).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const bindRefused = new Counter({
+    name: `${p}bind_refused_total`,
+    help: 'BIND: connections refused for coming from an unexpected peer.',
+    registers: [registry],
+  });
   const denials = new Counter({
     name: `${p}rule_denials_total`,
     help: 'Requests denied by an access rule, by rule name.',
@@ -111,7 +135,15 @@ export function createMetrics(
     if (s.handshakeMs !== undefined) handshake.observe(s.handshakeMs / 1000);
     if (s.connectMs !== undefined)
       connect.observe({ result: s.reply === 0 ? 'ok' : 'error' }, s.connectMs / 1000);
-    if (s.rule !== undefined && s.endReason === 'denied') denials.inc({ rule: s.rule });
+    if (s.bindRefused !== undefined) bindRefused.inc(s.bindRefused);
+    const udp = s.udp;
+    if (udp !== undefined) {
+      if (udp.datagramsUp > 0) udpDatagrams.inc({ direction: 'up' }, udp.datagramsUp);
+      if (udp.datagramsDown > 0) udpDatagrams.inc({ direction: 'down' }, udp.datagramsDown);
+      if (udp.bytesUp > 0) udpBytes.inc({ direction: 'up' }, udp.bytesUp);
+      if (udp.bytesDown > 0) udpBytes.inc({ direction: 'down' }, udp.bytesDown);
+      for (const [reason, n] of Object.entries(udp.dropped)) udpDropped.inc({ reason }, n);
+    }
   };
   const onAuth = (m: unknown): void => {
     const e = m as AuthEvent;
@@ -120,7 +152,11 @@ export function createMetrics(
   const onRejected = (m: unknown): void => {
     rejected.inc({ reason: (m as ConnectionRejectedEvent).reason });
   };
+  const onDenied = (m: unknown): void => {
+    denials.inc({ rule: (m as RuleDeniedEvent).rule });
+  };
   const subs: [string, (m: unknown) => void][] = [
+    [channelNames.ruleDenied, onDenied],
     [channelNames.sessionEnd, onEnd],
     [channelNames.auth, onAuth],
     [channelNames.connectionRejected, onRejected],

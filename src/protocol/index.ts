@@ -6,6 +6,7 @@ export * from './socks5.js';
 export * from './user-pass.js';
 export * from './udp.js';
 export * from './gssapi.js';
+export * from './udp-reassembly.js';
 export * from './server-session.js';
 export { ClientSession } from './client-session.js';
 export type {
@@ -16,3 +17,19 @@ export type {
 } from './client-session.js';
 export * from '../errors.js';
 export * from './socks4.js';
+export { Socks4ServerSession, socks4ReplyAddress } from './socks4-server-session.js';
+export type {
+  Socks4ServerEvent,
+  Socks4ServerReply,
+  Socks4ServerState,
+} from './socks4-server-session.js';
+export * from './http.js';
+export * from './http-body.js';
+export * from './http-proxy.js';
+export { HttpServerSession } from './http-server-session.js';
+export type {
+  HttpClientState,
+  HttpServerEvent,
+  HttpServerMessage,
+  HttpServerState,
+} from './http-server-session.js';

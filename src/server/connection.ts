@@ -13,6 +13,7 @@ import type { PendingInput } from './commands/context.js';
 import type { CommandName } from '../protocol/constants.js';
 import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
 import { SocksError } from '../errors.js';
+import { channels, publish } from '../observability/channels.js';
 import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 
 /** What a connection needs from its server. */
@@ -45,6 +46,8 @@ export class Connection {
   #relay: TcpRelay | undefined;
   #ended = false;
   #userSlot: string | undefined;
+  #draining = false;
+  #drainHook: (() => void) | undefined;
   /** The client IP counted against `maxConnectionsPerIp` (set by the server; released at end). */
   ipSlot: string | undefined;
   /**
@@ -71,6 +74,26 @@ export class Connection {
     socket.on('error', this.#onError);
     socket.once('close', this.#onClose);
     this.#handshakeTimer = setTimeout(this.#onHandshakeTimeout, server.options.handshakeTimeout);
+  }
+
+  /** True once the server has started to drain: finish what is under way, start nothing new. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Sets what the dialect does when the server starts draining (HTTP: close a keep-alive
+   * connection that sits between requests at once instead of at the drain timeout).
+   */
+  onDrain(hook: () => void): void {
+    this.#drainHook = hook;
+  }
+
+  /** Called by the server when it starts draining. */
+  drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#drainHook?.();
   }
 
   /** Aborted when the client goes away or the session is torn down: cancel dials with it. */
@@ -111,6 +134,7 @@ export class Connection {
     if (code !== undefined) this.record.error ??= code;
     if (err instanceof NotAllowedError) {
       this.record.rule = err.rule.name;
+      publish(channels.ruleDenied, () => ({ session: this.record, rule: err.rule.name }));
       return 'denied';
     }
     return 'refused';

@@ -267,6 +267,7 @@ export class FerryServer implements ServerContext {
     const listenersClosed = Promise.all(this.#listeners.map((s) => new Promise((r) => s.close(r))));
     if (this.#connections.size > 0) {
       const drained = new Promise<void>((resolve) => (this.#drained = resolve));
+      for (const conn of [...this.#connections]) conn.drain();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeout)));
       await Promise.race([drained, deadline]);

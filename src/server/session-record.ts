@@ -6,6 +6,18 @@ import type { CommandName } from '../protocol/constants.js';
 
 export type Dialect = 'socks5' | 'socks4' | 'http';
 
+/** A UDP association's counters (UDP ASSOCIATE sessions only), updated live. */
+export interface UdpStats {
+  /** Datagrams relayed from the client to destinations, and their DATA octets. */
+  datagramsUp: number;
+  bytesUp: number;
+  /** Datagrams relayed from remote hosts to the client, and their DATA octets. */
+  datagramsDown: number;
+  bytesDown: number;
+  /** Datagrams dropped, by reason (`source`, `malformed`, `fragment-timeout`, ...). */
+  dropped: Record<string, number>;
+}
+
 export interface SessionRecord {
   readonly id: number;
   /** Epoch milliseconds at accept. */
@@ -30,8 +42,21 @@ export interface SessionRecord {
   remote: string | undefined;
   /** The access rule that decided the request (`default` when none matched). */
   rule: string | undefined;
-  /** The reply code sent (SOCKS5 REP); undefined when none was sent. */
+  /**
+   * The outcome as a SOCKS5 REP code, whatever the dialect (so logs and metrics compare): 00 when
+   * the request went through (SOCKS4 `5A`, HTTP `200` to CONNECT or a forwarded response), else
+   * the REP its error maps to (SOCKS4 says `5B` to all of them; HTTP 502/504/403). Undefined when
+   * no reply was sent (a malformed message, a failed login).
+   */
   reply: number | undefined;
+  /** HTTP: the status of the last response sent on the connection (ferry's own or forwarded). */
+  httpStatus: number | undefined;
+  /** SOCKS4 USERID as the client sent it: logged, never trusted as authentication. */
+  userId: string | undefined;
+  /** HTTP: the method of the last request on the connection. */
+  httpMethod: string | undefined;
+  /** HTTP: requests received on the connection (a keep-alive connection carries several). */
+  httpRequests: number;
   bytesUp: number;
   bytesDown: number;
   /** Milliseconds from accept to the end of the handshake (the first reply, or the refusal). */
@@ -44,6 +69,10 @@ export interface SessionRecord {
   endReason: string | undefined;
   /** A stable error code when it ended on an error. */
   error: string | undefined;
+  /** BIND: connections refused because they came from another address than DST.ADDR. */
+  bindRefused?: number;
+  /** UDP ASSOCIATE: the association's counters. */
+  udp?: UdpStats;
 }
 
 export function newSessionRecord(
@@ -67,6 +96,10 @@ export function newSessionRecord(
     remote: undefined,
     rule: undefined,
     reply: undefined,
+    httpStatus: undefined,
+    userId: undefined,
+    httpMethod: undefined,
+    httpRequests: 0,
     bytesUp: 0,
     bytesDown: 0,
     handshakeMs: undefined,

@@ -72,16 +72,6 @@ describe('bad input (no auth)', () => {
       '05 01 00 | 04 01 00 01 7f000001 0050',
       '05 00 | 05 01 00 01 00000000 0000',
     ],
-    [
-      'BIND (until its issue lands): full-length 07',
-      '05 01 00 | 05 02 00 01 7f000001 0050',
-      '05 00 | 05 07 00 01 00000000 0000',
-    ],
-    [
-      'UDP ASSOCIATE (until its issue lands): full-length 07',
-      '05 01 00 | 05 03 00 01 00000000 0000',
-      '05 00 | 05 07 00 01 00000000 0000',
-    ],
   ];
   for (const [name, send, expect] of cases) {
     it(name, async () => {

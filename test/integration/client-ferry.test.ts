@@ -1,7 +1,7 @@
 // The client against ferry's own server (createServer from src/server): every command,
 // IPv4/IPv6/domain destinations, the proxy on IPv6, authentication right and wrong, chains of
 // two and three hops (several servers on port 0), agents and fetch through it.
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,7 +14,7 @@ import { associate } from '../../src/client/associate.js';
 import { SocksAgent, SocksHttpsAgent } from '../../src/client/agent.js';
 import { createSocksDispatcher } from '../../src/client/undici.js';
 import { UserDatabase, hashPassword } from '../../src/server/index.js';
-import { SocksAuthError, SocksError, SocksReplyError } from '../../src/errors.js';
+import { SocksAuthError, SocksReplyError } from '../../src/errors.js';
 import { Reply } from '../../src/protocol/constants.js';
 import { closedPort, hasIPv6Loopback, startFerry } from '../helpers/net.js';
 import {
@@ -35,18 +35,6 @@ async function echoThrough(socket: net.Socket, text: string): Promise<string> {
   await once(socket, 'end');
   socket.destroy();
   return Buffer.concat(chunks).toString();
-}
-
-/**
- * BIND and UDP ASSOCIATE are not in ferry's server yet (it answers 07, command not supported):
- * such a test is skipped with that reason and runs by itself once the server has the command.
- */
-function skipIfNotSupported(t: TestContext, err: unknown, command: string): boolean {
-  if (err instanceof SocksReplyError && err.reply === Reply.CommandNotSupported) {
-    t.skip(`ferry's server does not support ${command} yet (reply 07)`);
-    return true;
-  }
-  return false;
 }
 
 describe('client against ferry', async () => {
@@ -159,31 +147,17 @@ describe('client against ferry', async () => {
     }
   });
 
-  it('SOCKS4a, when the server speaks it', async (t) => {
-    try {
-      const { socket } = await connect({
-        proxy: url(open, 'socks4a'),
-        destination: { host: 'localhost', port: echo.port },
-        timeout: 5000,
-      });
-      assert.equal(await echoThrough(socket, '4a'), '4a');
-    } catch (err) {
-      if (err instanceof SocksError && err.code === 'ERR_SOCKS_UNEXPECTED_CLOSE') {
-        t.skip("ferry's server has no SOCKS4 dialect yet (issue 5): it closed the connection");
-        return;
-      }
-      throw err;
-    }
+  it('SOCKS4a', async () => {
+    const { socket } = await connect({
+      proxy: url(open, 'socks4a'),
+      destination: { host: 'localhost', port: echo.port },
+      timeout: 5000,
+    });
+    assert.equal(await echoThrough(socket, '4a'), '4a');
   });
 
-  it('BIND', async (t) => {
-    let b;
-    try {
-      b = await bind({ proxy: url(open) });
-    } catch (err) {
-      if (skipIfNotSupported(t, err, 'BIND')) return;
-      throw err;
-    }
+  it('BIND', async () => {
+    const b = await bind({ proxy: url(open) });
     const peer = net.connect(b.bound.port, b.bound.host);
     await once(peer, 'connect');
     const { socket, remote } = await b.incoming;
@@ -192,16 +166,10 @@ describe('client against ferry', async () => {
     assert.equal(await echoThrough(socket, ''), 'from peer');
   });
 
-  it('UDP ASSOCIATE', async (t) => {
+  it('UDP ASSOCIATE', async () => {
     const udpEcho = await startUdpEchoServer();
     try {
-      let udp;
-      try {
-        udp = await associate({ proxy: url(open) });
-      } catch (err) {
-        if (skipIfNotSupported(t, err, 'UDP ASSOCIATE')) return;
-        throw err;
-      }
+      const udp = await associate({ proxy: url(open) });
       const message = once(udp, 'message');
       await udp.send('ping', udpEcho.port, '127.0.0.1');
       const [data] = (await message) as [Buffer];

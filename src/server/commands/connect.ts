@@ -54,7 +54,7 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
  * With a configured source address Node cannot run Happy Eyeballs across families (a socket is
  * bound to one family): connect to the first checked address's family only, from its address.
  */
-function sourceFor(
+export function sourceFor(
   checked: CheckedDestination,
   outbound: OutboundAddresses,
 ): { lookup?: CheckedDestination['lookup']; localAddress?: string } {
