@@ -6,11 +6,13 @@
 import net from 'node:net';
 import { Reply } from '../protocol/constants.js';
 import { SocksDialError } from '../errors.js';
+import type { AbortLike } from './abort-like.js';
 
 export interface DialOptions {
   /** Milliseconds before the attempt fails with ERR_SOCKS_CONNECT_TIMEOUT (reply 06). */
   readonly timeout: number;
-  readonly signal?: AbortSignal | undefined;
+  /** Tears the attempt down (an AbortSignal, or anything {@link AbortLike}). */
+  readonly signal?: AbortLike | undefined;
   /** Source address for the outgoing socket. */
   readonly localAddress?: string | undefined;
   /** A `net.connect` lookup (e.g. one that hands over pre-resolved, checked addresses). */

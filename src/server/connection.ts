@@ -15,6 +15,8 @@ import { NotAllowedError, type SessionPolicy } from '../rules/index.js';
 import { SocksError } from '../errors.js';
 import { channels, publish } from '../observability/channels.js';
 import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
+import { ClosingSignal } from './closing-signal.js';
+import type { AbortLike } from '../dial/abort-like.js';
 
 /** What a connection needs from its server. */
 export interface ServerContext {
@@ -40,7 +42,7 @@ export class Connection {
   readonly socket: Socket;
   readonly record: SessionRecord;
   readonly server: ServerContext;
-  readonly #abort = new AbortController();
+  readonly #closingSignal = new ClosingSignal();
   readonly #onEnd: (conn: Connection) => void;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #relay: TcpRelay | undefined;
@@ -61,6 +63,8 @@ export class Connection {
     socket: Socket,
     server: ServerContext,
     onEnd: (conn: Connection) => void,
+    /** The listener's own address when it is bound to one (else the socket is asked). */
+    local?: { address: string; port: number },
   ) {
     this.socket = socket;
     this.server = server;
@@ -68,7 +72,7 @@ export class Connection {
     this.record = newSessionRecord(
       id,
       { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-      { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+      local ?? { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     );
     socket.setNoDelay(true);
     socket.on('error', this.#onError);
@@ -96,9 +100,17 @@ export class Connection {
     this.#drainHook?.();
   }
 
-  /** Aborted when the client goes away or the session is torn down: cancel dials with it. */
+  /**
+   * Aborted when the client goes away or the session is torn down: cancel dials with it. A real
+   * AbortSignal, created on first use; {@link closingSignal} is the cheaper one to prefer.
+   */
   get signal(): AbortSignal {
-    return this.#abort.signal;
+    return this.#closingSignal.signal;
+  }
+
+  /** The same event as {@link signal} for code that takes an {@link AbortLike} (dial, resolve). */
+  get closingSignal(): AbortLike {
+    return this.#closingSignal;
   }
 
   /**
@@ -142,7 +154,7 @@ export class Connection {
 
   /** True once the client socket is gone or a close is under way. */
   get closing(): boolean {
-    return this.#abort.signal.aborted;
+    return this.#closingSignal.aborted;
   }
 
   /**
@@ -189,7 +201,7 @@ export class Connection {
     this.record.endReason ??= reason;
     if (error !== undefined) this.record.error ??= error;
     this.handshakeDone(bytes !== undefined && bytes.length > 0);
-    this.#abort.abort();
+    this.#closingSignal.abort();
     const socket = this.socket;
     if (socket.destroyed) return;
     socket.removeAllListeners('data');
@@ -205,7 +217,7 @@ export class Connection {
   /** Closes now, whatever the state (drain deadline, handshake deadline). */
   destroy(reason: string): void {
     this.record.endReason ??= reason;
-    this.#abort.abort();
+    this.#closingSignal.abort();
     if (this.#relay !== undefined) this.#relay.abort();
     else this.socket.destroy();
   }
@@ -223,7 +235,7 @@ export class Connection {
   readonly #onClose = (): void => {
     this.record.endReason ??= 'client-closed';
     this.handshakeDone(false);
-    this.#abort.abort();
+    this.#closingSignal.abort();
     this.#end();
   };
 
@@ -232,7 +244,7 @@ export class Connection {
     if (result.error !== undefined) {
       this.record.error ??= (result.error as NodeJS.ErrnoException).code ?? 'ERR_SOCKET';
     }
-    this.#abort.abort();
+    this.#closingSignal.abort();
     this.#end();
   };
 

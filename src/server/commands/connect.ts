@@ -16,22 +16,23 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
   const { conn, destination } = ctx;
   const options = conn.server.options;
   let upstream: Socket;
+  let checked: CheckedDestination;
   const reader = new UpstreamReader();
   const started = Date.now();
   try {
-    const checked = await resolveAllowed(
+    checked = await resolveAllowed(
       conn.policy('connect'),
       options.resolver,
       destination.host,
       destination.port,
       {
-        signal: conn.signal,
+        signal: conn.closingSignal,
       },
     );
     conn.record.rule = checked.verdict.rule.name;
     upstream = await dialTcp(checked.host, checked.port, {
       timeout: options.connectTimeout,
-      signal: conn.signal,
+      signal: conn.closingSignal,
       onread: reader.onread,
       ...sourceFor(checked, options.outbound),
     });
@@ -45,7 +46,13 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
     upstream.destroy();
     return;
   }
-  conn.record.remote = formatHostPort(upstream.remoteAddress ?? '', upstream.remotePort ?? 0);
+  // One checked address (an IP literal, or a name with one allowed address) is where the socket
+  // went: no getpeername() needed. Among several, Happy Eyeballs picked one: ask the socket.
+  const only = checked.addresses.length === 1 ? checked.addresses[0] : undefined;
+  conn.record.remote =
+    only !== undefined
+      ? formatHostPort(only.address, checked.port)
+      : formatHostPort(upstream.remoteAddress ?? '', upstream.remotePort ?? 0);
   ctx.succeed({ address: upstream.localAddress ?? '0.0.0.0', port: upstream.localPort ?? 0 });
   conn.startRelay(upstream, ctx.takePending(), reader);
 }
