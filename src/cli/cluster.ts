@@ -4,6 +4,11 @@
  * passes SIGHUP on to every worker, replaces a worker that dies, and on SIGTERM/SIGINT lets
  * every worker drain before it exits. A UDP association lives in the worker that owns its TCP
  * control connection (its socket is bound `exclusive`, never shared through the primary).
+ *
+ * Scheduling stays node:cluster's round-robin on purpose (issue 7, measured in bench/README.md):
+ * the kernel's own choice (`NODE_CLUSTER_SCHED_POLICY=none`) took ~60 % more tunnels per second
+ * with 2 workers, but split 100 000 idle tunnels so unevenly over 12 workers that some were
+ * refused; round-robin held all of them. Node reads that variable itself, so it stays the knob.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';

@@ -110,6 +110,8 @@ export function wireServerLogs(log: Logger): () => void {
     [
       channelNames.sessionEnd,
       (m) => {
+        // One per session: at a level above info, skip building a line pino would drop.
+        if (!log.isLevelEnabled('info')) return;
         const s = (m as SessionEvent).session;
         log.info(
           {

@@ -3,6 +3,8 @@
  * The `ferry` command: argv → config → library. No protocol logic here. Command-line mistakes
  * print one sentence and exit 2.
  */
+// First: V8 heap sizing must apply before the rest of the program allocates (see the file).
+import './heap-tuning.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { serveCommand } from './serve.js';

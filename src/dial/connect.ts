@@ -8,17 +8,21 @@ import { Reply } from '../protocol/constants.js';
 import { SocksDialError } from '../errors.js';
 import { channels, publish } from '../observability/channels.js';
 import type { SessionRecord } from '../server/session-record.js';
+import type { AbortLike } from './abort-like.js';
 
 export interface DialOptions {
   /** Milliseconds before the attempt fails with ERR_SOCKS_CONNECT_TIMEOUT (reply 06). */
   readonly timeout: number;
-  readonly signal?: AbortSignal | undefined;
+  /** Tears the attempt down (an AbortSignal, or anything {@link AbortLike}). */
+  readonly signal?: AbortLike | undefined;
   /** Source address for the outgoing socket. */
   readonly localAddress?: string | undefined;
   /** A `net.connect` lookup (e.g. one that hands over pre-resolved, checked addresses). */
   readonly lookup?: net.LookupFunction | undefined;
   /** The session this dial is for; only named in the `ferry:dial:start` event. */
   readonly session?: Readonly<SessionRecord> | undefined;
+  /** Read into a caller's buffer instead of 'data' events (`net.connect`'s `onread`). */
+  readonly onread?: net.OnReadOpts | undefined;
 }
 
 export const dialErrorCodes = {
@@ -46,6 +50,7 @@ export function dialTcp(host: string, port: number, options: DialOptions): Promi
       autoSelectFamily: true,
       ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
       ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
+      ...(options.onread !== undefined ? { onread: options.onread } : {}),
     });
     socket.pause();
     const cleanup = (): void => {

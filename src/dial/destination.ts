@@ -15,6 +15,7 @@ import {
 } from '../rules/index.js';
 import { lookupFor } from './lookup.js';
 import type { DnsResolver } from './resolver.js';
+import type { AbortLike } from './abort-like.js';
 
 /** An allowed destination, ready for `net.connect({ host, port, lookup, autoSelectFamily })`. */
 export interface CheckedDestination {
@@ -41,7 +42,7 @@ export async function resolveAllowed(
   resolver: DnsResolver,
   host: string,
   port: number,
-  options: { signal?: AbortSignal | undefined } = {},
+  options: { signal?: AbortLike | undefined } = {},
 ): Promise<CheckedDestination> {
   const check = session.checkDestination(host, port);
   switch (check.kind) {

@@ -10,6 +10,7 @@
 import { promises as dns, type LookupAddress } from 'node:dns';
 import { DialErrorCode, invalidOption, SocksDialError } from '../errors.js';
 import { Reply } from '../protocol/constants.js';
+import type { AbortLike } from './abort-like.js';
 import {
   invalidHostError,
   normalizeHost,
@@ -173,10 +174,7 @@ export class DnsResolver {
    * a valid name, ERR_SOCKS_RESOLVE for every DNS failure (both reply 04; the DNS error is the
    * `cause`). When `signal` aborts, rejects with its reason (the shared query continues).
    */
-  async resolve(
-    host: string,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<readonly IpAddress[]> {
+  async resolve(host: string, options: { signal?: AbortLike } = {}): Promise<readonly IpAddress[]> {
     const target = normalizeHost(host);
     if (target.kind === 'invalid') throw invalidHostError(target.reason);
     if (target.kind === 'ip') return [target.ip];

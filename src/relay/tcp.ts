@@ -13,9 +13,15 @@
  * Either side may be any Duplex: a socket, or a layer over one (a GSS-API protected client
  * connection, src/gssapi/stream.ts). Unprotected sessions relay socket to socket, with nothing in
  * between.
+ *
+ * Cost per tunnel matters (issue 7: 100 000 idle tunnels, tunnels per second): the listeners are
+ * shared functions that find their relay through a symbol on the stream, not closures per tunnel,
+ * and an upstream dialled with an {@link UpstreamReader} is read into a shared buffer instead of
+ * a fresh allocation per read.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { copyOf, isPooledCopy, releaseCopy, type UpstreamReader } from './upstream-reader.js';
 
 export interface RelayOptions {
   /** Close both sides after this many ms with no bytes either way; 0 disables. */
@@ -24,6 +30,8 @@ export interface RelayOptions {
   readonly onEnd: (result: RelayResult) => void;
   /** Counters updated live (e.g. the session record); the relay adds to them. */
   readonly counters: { bytesUp: number; bytesDown: number };
+  /** The upstream was dialled with this reader's `onread`: its bytes arrive through it. */
+  readonly upstreamReader?: UpstreamReader | undefined;
 }
 
 export interface RelayResult {
@@ -32,15 +40,23 @@ export interface RelayResult {
   readonly error: Error | undefined;
 }
 
+const kRelay = Symbol('ferry.relay');
+
+/** A stream in a relay: the symbol leads its (shared) listeners back to the relay. */
+type Side = Duplex & { [kRelay]?: TcpRelay };
+
 export class TcpRelay {
-  readonly #client: Duplex;
-  readonly #upstream: Duplex;
+  readonly #client: Side;
+  readonly #upstream: Side;
   readonly #options: RelayOptions;
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #open = 2;
   #reason: RelayResult['reason'] = 'closed';
   #error: Error | undefined;
+  /** Pooled copies being written to the client, oldest first (see {@link UpstreamReader}). */
+  #inflight: Buffer[] | undefined;
+  #onCopyWritten: (() => void) | undefined;
 
   /**
    * Starts relaying. `pending` are bytes the client already sent (pipelined after its request);
@@ -57,17 +73,27 @@ export class TcpRelay {
     this.#client = client;
     this.#upstream = upstream;
     this.#options = options;
+    (client as Side)[kRelay] = this;
+    (upstream as Side)[kRelay] = this;
     if (pending !== undefined && pending.data.length > 0) {
       options.counters.bytesUp += pending.data.length;
       upstream.write(pending.data);
     }
     // The client's FIN already went by (during the handshake): pass it on after its bytes.
     if (pending?.ended === true) upstream.end();
-    this.#pipe(client, upstream, 'bytesUp');
-    this.#pipe(upstream, client, 'bytesDown');
+    client.on('data', TcpRelay.#onClientData);
+    for (const side of [client, upstream]) {
+      side.on('drain', TcpRelay.#onDrain);
+      side.on('end', TcpRelay.#onEnd);
+      side.on('error', TcpRelay.#onError);
+      side.on('close', TcpRelay.#onClose);
+    }
+    const reader = options.upstreamReader;
+    const reading = reader === undefined ? true : reader.attach(this);
+    if (reader === undefined) upstream.on('data', TcpRelay.#onUpstreamData);
     if (options.idleTimeout > 0) this.#armIdle(options.idleTimeout);
     client.resume();
-    upstream.resume();
+    if (reading) upstream.resume();
   }
 
   /** Destroys both sides now (server drain deadline, reload of a revoked user...). */
@@ -75,28 +101,65 @@ export class TcpRelay {
     this.#fail(reason, undefined);
   }
 
-  #pipe(from: Duplex, to: Duplex, counter: 'bytesUp' | 'bytesDown'): void {
-    const counters = this.#options.counters;
-    from.on('data', (chunk: Buffer) => {
-      counters[counter] += chunk.length;
-      this.#lastActivity = Date.now();
-      if (!to.write(chunk)) from.pause();
-    });
-    to.on('drain', () => {
-      from.resume();
-    });
-    from.on('end', () => {
-      to.end();
-    });
-    from.on('error', (err) => {
-      this.#fail('error', err);
-    });
-    from.on('close', () => {
-      // A clean close (FIN both ways) lets the other socket finish by itself; anything else
-      // (reset, destroy) takes the other side down too.
-      if (!(from.readableEnded && from.writableFinished)) this.#fail('aborted', undefined);
-      if (--this.#open === 0) this.#finish();
-    });
+  /**
+   * Upstream → client. `chunk` may be the shared read buffer: only a copy may be written (a
+   * write the kernel does not take at once keeps pointing at what it was given).
+   */
+  onUpstreamData(chunk: Buffer): boolean {
+    this.#options.counters.bytesDown += chunk.length;
+    this.#lastActivity = Date.now();
+    const copy = copyOf(chunk);
+    if (!isPooledCopy(copy)) return this.#client.write(copy);
+    // A pooled copy goes back to the pool when its write completes (writes complete in order).
+    (this.#inflight ??= []).push(copy);
+    this.#onCopyWritten ??= () => {
+      const done = this.#inflight?.shift();
+      if (done !== undefined) releaseCopy(done);
+    };
+    // Returning false stops reading; the client's 'drain' resumes it.
+    return this.#client.write(copy, this.#onCopyWritten);
+  }
+
+  // The listeners, shared by every relay: EventEmitter calls them with `this` = the stream.
+
+  /** Client → upstream: the client's 'data' chunks are Node's own allocations; pass them on. */
+  static #onClientData(this: Side, chunk: Buffer): void {
+    const relay = relayOf(this);
+    relay.#options.counters.bytesUp += chunk.length;
+    relay.#lastActivity = Date.now();
+    if (!relay.#upstream.write(chunk)) this.pause();
+  }
+
+  /** Upstream 'data': an upstream without a reader (e.g. BIND's accepted peer). */
+  static #onUpstreamData(this: Side, chunk: Buffer): void {
+    const relay = relayOf(this);
+    relay.#options.counters.bytesDown += chunk.length;
+    relay.#lastActivity = Date.now();
+    if (!relay.#client.write(chunk)) this.pause();
+  }
+
+  /** 'drain' on one side: the other side may be read again. */
+  static #onDrain(this: Side): void {
+    const relay = relayOf(this);
+    (this === relay.#client ? relay.#upstream : relay.#client).resume();
+  }
+
+  /** A FIN from one side becomes end() toward the other. */
+  static #onEnd(this: Side): void {
+    const relay = relayOf(this);
+    (this === relay.#client ? relay.#upstream : relay.#client).end();
+  }
+
+  static #onError(this: Side, err: Error): void {
+    relayOf(this).#fail('error', err);
+  }
+
+  static #onClose(this: Side): void {
+    const relay = relayOf(this);
+    // A clean close (FIN both ways) lets the other socket finish by itself; anything else
+    // (reset, destroy) takes the other side down too.
+    if (!(this.readableEnded && this.writableFinished)) relay.#fail('aborted', undefined);
+    if (--relay.#open === 0) relay.#finish();
   }
 
   #armIdle(timeout: number): void {
@@ -138,8 +201,9 @@ export class TcpRelay {
  */
 function abort(stream: Duplex): void {
   if (stream.destroyed) return;
-  const reset = (stream as Partial<Socket>).resetAndDestroy;
-  if (typeof reset === 'function' && !(stream as Socket).connecting) {
+  const tcp = stream as Partial<Socket>;
+  const reset = tcp.resetAndDestroy;
+  if (typeof reset === 'function' && tcp.connecting !== true) {
     try {
       reset.call(stream);
       return;
@@ -148,4 +212,10 @@ function abort(stream: Duplex): void {
     }
   }
   stream.destroy();
+}
+
+function relayOf(side: Side): TcpRelay {
+  const relay = side[kRelay];
+  if (relay === undefined) throw new Error('relay listener on a stream without a relay');
+  return relay;
 }

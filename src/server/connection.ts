@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TcpRelay, type RelayResult } from '../relay/tcp.js';
+import type { UpstreamReader } from '../relay/upstream-reader.js';
 import { newSessionRecord, type SessionRecord } from './session-record.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { UserDatabase } from '../auth/users.js';
@@ -18,6 +19,8 @@ import type { ConcurrencyCounter, FailureThrottle } from './limits.js';
 import type { GssapiService } from './gssapi-service.js';
 import type { Encapsulation } from '../gssapi/encapsulation.js';
 import type { GssapiSocket } from '../gssapi/stream.js';
+import { ClosingSignal } from './closing-signal.js';
+import type { AbortLike } from '../dial/abort-like.js';
 
 /** What a connection needs from its server. */
 export interface ServerContext {
@@ -48,7 +51,7 @@ export class Connection {
   readonly socket: Socket;
   readonly record: SessionRecord;
   readonly server: ServerContext;
-  readonly #abort = new AbortController();
+  readonly #closingSignal = new ClosingSignal();
   readonly #onEnd: (conn: Connection) => void;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #relay: TcpRelay | undefined;
@@ -76,6 +79,8 @@ export class Connection {
     socket: Socket,
     server: ServerContext,
     onEnd: (conn: Connection) => void,
+    /** The listener's own address when it is bound to one (else the socket is asked). */
+    local?: { address: string; port: number },
   ) {
     this.socket = socket;
     this.#stream = socket;
@@ -84,7 +89,7 @@ export class Connection {
     this.record = newSessionRecord(
       id,
       { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-      { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+      local ?? { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     );
     socket.setNoDelay(true);
     socket.on('error', this.#onError);
@@ -142,9 +147,17 @@ export class Connection {
     this.#drainHook?.();
   }
 
-  /** Aborted when the client goes away or the session is torn down: cancel dials with it. */
+  /**
+   * Aborted when the client goes away or the session is torn down: cancel dials with it. A real
+   * AbortSignal, created on first use; {@link closingSignal} is the cheaper one to prefer.
+   */
   get signal(): AbortSignal {
-    return this.#abort.signal;
+    return this.#closingSignal.signal;
+  }
+
+  /** The same event as {@link signal} for code that takes an {@link AbortLike} (dial, resolve). */
+  get closingSignal(): AbortLike {
+    return this.#closingSignal;
   }
 
   /**
@@ -189,7 +202,7 @@ export class Connection {
 
   /** True once the client socket is gone or a close is under way. */
   get closing(): boolean {
-    return this.#abort.signal.aborted;
+    return this.#closingSignal.aborted;
   }
 
   /**
@@ -206,8 +219,9 @@ export class Connection {
   /**
    * Hands the client and upstream sockets to the relay. The client must be paused with the
    * handshake's 'data' listener removed; `pending` is what the client pipelined after its request.
+   * `reader`: the upstream was dialled with its `onread` (see UpstreamReader).
    */
-  startRelay(upstream: Socket, pending: PendingInput): void {
+  startRelay(upstream: Socket, pending: PendingInput, reader?: UpstreamReader): void {
     this.handshakeDone();
     this.socket.off('error', this.#onError);
     this.socket.off('close', this.#onClose);
@@ -226,6 +240,7 @@ export class Connection {
         idleTimeout: this.server.options.idleTimeout,
         counters: this.record,
         onEnd: this.#onRelayEnd,
+        upstreamReader: reader,
       },
       pending,
     );
@@ -236,7 +251,7 @@ export class Connection {
     this.record.endReason ??= reason;
     if (error !== undefined) this.record.error ??= error;
     this.handshakeDone(bytes !== undefined && bytes.length > 0);
-    this.#abort.abort();
+    this.#closingSignal.abort();
     // Through the stream: a refusal after a GSS-API level was agreed is wrapped like any reply.
     const stream = this.#stream;
     if (stream.destroyed) return;
@@ -253,7 +268,7 @@ export class Connection {
   /** Closes now, whatever the state (drain deadline, handshake deadline). */
   destroy(reason: string): void {
     this.record.endReason ??= reason;
-    this.#abort.abort();
+    this.#closingSignal.abort();
     if (this.#relay !== undefined) this.#relay.abort();
     else this.#stream.destroy();
   }
@@ -271,13 +286,13 @@ export class Connection {
   readonly #onStreamError = (err: Error): void => {
     this.record.error ??= (err as NodeJS.ErrnoException).code ?? 'ERR_SOCKET';
     this.record.endReason ??= 'protection-error';
-    this.#abort.abort();
+    this.#closingSignal.abort();
   };
 
   readonly #onClose = (): void => {
     this.record.endReason ??= 'client-closed';
     this.handshakeDone(false);
-    this.#abort.abort();
+    this.#closingSignal.abort();
     this.#end();
   };
 
@@ -286,7 +301,7 @@ export class Connection {
     if (result.error !== undefined) {
       this.record.error ??= (result.error as NodeJS.ErrnoException).code ?? 'ERR_SOCKET';
     }
-    this.#abort.abort();
+    this.#closingSignal.abort();
     this.#end();
   };
 

@@ -213,13 +213,16 @@ export class FerryServer implements ServerContext {
    * sessions without the kernel). `proxyProtocol` is the listener option of the same name.
    */
   handleConnection(socket: net.Socket, options: { proxyProtocol?: boolean } = {}): void {
-    this.#onConnection(socket, options.proxyProtocol === true);
+    this.#onConnection(socket, options.proxyProtocol === true, undefined);
   }
 
   #listenOne(address: ListenAddress): Promise<net.Server> {
     const proxied = address.proxyProtocol === true;
+    // A listener bound to one address is every accepted socket's local address: knowing it
+    // spares a getsockname() per connection (issue 7, tunnels per second). Wildcards must ask.
+    let local: { address: string; port: number } | undefined;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
-      this.#onConnection(socket, proxied);
+      this.#onConnection(socket, proxied, local);
     });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -231,6 +234,9 @@ export class FerryServer implements ServerContext {
         },
         () => {
           server.off('error', reject);
+          const bound = server.address() as net.AddressInfo;
+          if (bound.address !== '0.0.0.0' && bound.address !== '::')
+            local = { address: bound.address, port: bound.port };
           // A listener error after start (EMFILE on accept is handled by libuv) should not crash us.
           server.on('error', () => undefined);
           resolve(server);
@@ -239,7 +245,11 @@ export class FerryServer implements ServerContext {
     });
   }
 
-  #onConnection(socket: net.Socket, proxied: boolean): void {
+  #onConnection(
+    socket: net.Socket,
+    proxied: boolean,
+    local: { address: string; port: number } | undefined,
+  ): void {
     const ip = socket.remoteAddress ?? '';
     // From a trusted balancer the client is only known after the PROXY header: count it then.
     const balancer = proxied && this.#options.trustedProxies.has(ip);
@@ -258,7 +268,7 @@ export class FerryServer implements ServerContext {
       return;
     }
     this.#accepted++;
-    const conn = new Connection(this.#nextId++, socket, this, this.#onConnectionEnd);
+    const conn = new Connection(this.#nextId++, socket, this, this.#onConnectionEnd, local);
     if (!balancer) conn.ipSlot = ip;
     this.#connections.add(conn);
     publish(channels.sessionStart, () => ({ session: conn.record }));

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { dialTcp } from '../../dial/connect.js';
 import { resolveAllowed, type CheckedDestination } from '../../dial/destination.js';
 import { lookupFor } from '../../dial/lookup.js';
+import { UpstreamReader } from '../../relay/upstream-reader.js';
 import { formatHostPort } from '../../protocol/address.js';
 import type { OutboundAddresses } from '../options.js';
 import type { CommandContext } from './context.js';
@@ -15,22 +16,25 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
   const { conn, destination } = ctx;
   const options = conn.server.options;
   let upstream: Socket;
+  let checked: CheckedDestination;
+  const reader = new UpstreamReader();
   const started = Date.now();
   try {
-    const checked = await resolveAllowed(
+    checked = await resolveAllowed(
       conn.policy('connect'),
       options.resolver,
       destination.host,
       destination.port,
       {
-        signal: conn.signal,
+        signal: conn.closingSignal,
       },
     );
     conn.record.rule = checked.verdict.rule.name;
     upstream = await dialTcp(checked.host, checked.port, {
       timeout: options.connectTimeout,
-      signal: conn.signal,
+      signal: conn.closingSignal,
       session: conn.record,
+      onread: reader.onread,
       ...sourceFor(checked, options.outbound),
     });
   } catch (err) {
@@ -43,9 +47,15 @@ export async function runConnect(ctx: CommandContext): Promise<void> {
     upstream.destroy();
     return;
   }
-  conn.record.remote = formatHostPort(upstream.remoteAddress ?? '', upstream.remotePort ?? 0);
+  // One checked address (an IP literal, or a name with one allowed address) is where the socket
+  // went: no getpeername() needed. Among several, Happy Eyeballs picked one: ask the socket.
+  const only = checked.addresses.length === 1 ? checked.addresses[0] : undefined;
+  conn.record.remote =
+    only !== undefined
+      ? formatHostPort(only.address, checked.port)
+      : formatHostPort(upstream.remoteAddress ?? '', upstream.remotePort ?? 0);
   ctx.succeed({ address: upstream.localAddress ?? '0.0.0.0', port: upstream.localPort ?? 0 });
-  conn.startRelay(upstream, ctx.takePending());
+  conn.startRelay(upstream, ctx.takePending(), reader);
 }
 
 /**
