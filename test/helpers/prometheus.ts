@@ -40,9 +40,19 @@ export function parsePrometheus(text: string): Sample[] {
       rest = rest.slice(l[0].length);
     }
     const raw = m[4]!;
+    // Prometheus reads values with Go's strconv.ParseFloat, which takes NaN and Inf in any case;
+    // prom-client writes `Nan` (e.g. Node 22's event-loop delay before its first sample).
+    const special = raw.toLowerCase();
+    const isNan = special === 'nan';
     const value =
-      raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`line ${i + 1}: bad value ${raw}`);
+      special === '+inf' || special === 'inf'
+        ? Infinity
+        : special === '-inf'
+          ? -Infinity
+          : isNan
+            ? NaN
+            : Number(raw);
+    if (Number.isNaN(value) && !isNan) throw new Error(`line ${i + 1}: bad value ${raw}`);
     samples.push({ name: m[1]!, labels, value });
   });
   if (types.size === 0) throw new Error('no TYPE lines');
