@@ -5,10 +5,12 @@
  * every worker drain before it exits. A UDP association lives in the worker that owns its TCP
  * control connection (its socket is bound `exclusive`, never shared through the primary).
  *
- * Scheduling stays node:cluster's round-robin on purpose (issue 7, measured in bench/README.md):
- * the kernel's own choice (`NODE_CLUSTER_SCHED_POLICY=none`) took ~60 % more tunnels per second
- * with 2 workers, but split 100 000 idle tunnels so unevenly over 12 workers that some were
- * refused; round-robin held all of them. Node reads that variable itself, so it stays the knob.
+ * `balance` picks node:cluster's scheduling (issue 7, measured in bench/README.md). Round-robin
+ * (the default): the primary accepts and hands each connection to the next worker — an even
+ * spread, which 100 000 idle tunnels over 12 workers with 20 000 descriptors each needed. Kernel
+ * (SCHED_NONE): every worker accepts on the shared socket — ~50 % more tunnels per second with 2
+ * workers, since no connection crosses the primary, but the spread follows who wakes first.
+ * Unset, Node's own NODE_CLUSTER_SCHED_POLICY decides, as before.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
@@ -18,6 +20,8 @@ import { CliError } from './errors.js';
 
 export interface PrimaryOptions {
   readonly workers: number;
+  /** undefined: leave node:cluster's policy as NODE_CLUSTER_SCHED_POLICY set it. */
+  readonly balance: 'round-robin' | 'kernel' | undefined;
   readonly log: Logger;
   readonly admin: { host: string; port: number } | undefined;
 }
@@ -27,6 +31,9 @@ const MAX_RESTARTS_PER_MINUTE = 10;
 
 export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const { log } = options;
+  // Read by node:cluster at the first fork.
+  if (options.balance !== undefined)
+    cluster.schedulingPolicy = options.balance === 'kernel' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   let stopping = false;
   const restarts: number[] = [];
   const fork = (): Worker => {
@@ -95,7 +102,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       'admin endpoint (all workers)',
     );
   }
-  log.info({ event: 'cluster', workers: options.workers }, 'all workers listening');
+  log.info(
+    {
+      event: 'cluster',
+      workers: options.workers,
+      balance: cluster.schedulingPolicy === cluster.SCHED_NONE ? 'kernel' : 'round-robin',
+    },
+    'all workers listening',
+  );
 
   const finish = async (): Promise<void> => {
     await admin?.close();

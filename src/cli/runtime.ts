@@ -86,7 +86,12 @@ export async function runServer(cli: CommandLine): Promise<void> {
   const adminAt = (a: FerryConfig['admin']): { host: string; port: number } | undefined =>
     a === undefined ? undefined : typeof a === 'number' ? { host: '127.0.0.1', port: a } : a;
   if (workers > 1 && cluster.isPrimary) {
-    await runPrimary({ workers, log, admin: adminAt(loaded.config.admin) });
+    await runPrimary({
+      workers,
+      balance: loaded.config.balance,
+      log,
+      admin: adminAt(loaded.config.admin),
+    });
     return;
   }
   wireServerLogs(log);

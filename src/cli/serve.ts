@@ -48,6 +48,7 @@ interface ServeFlags {
   insecureOpenProxy?: boolean;
   admin?: { host: string; port: number };
   workers?: number | 'auto';
+  balance?: 'round-robin' | 'kernel';
   protocols?: ('socks5' | 'socks4' | 'http')[];
   httpMaxHeaderSize?: number;
   proxyProtocol?: boolean;
@@ -101,6 +102,7 @@ function flagsToConfig(f: ServeFlags): FerryConfig {
     log: { level: f.logLevel, file: f.logFile },
     admin: f.admin,
     workers: f.workers,
+    balance: f.balance,
     protocols: f.protocols,
     http: { maxHeaderSize: f.httpMaxHeaderSize },
     trustedProxies: f.trustedProxies,
@@ -269,6 +271,12 @@ export function serveCommand(): Command {
       '--workers <n|auto>',
       'worker processes sharing the listeners; auto = one per core (default: 1)',
       parseWorkers,
+    )
+    .addOption(
+      new Option(
+        '--balance <how>',
+        'how workers share new connections: round-robin (even) or kernel (faster, uneven)',
+      ).choices(['round-robin', 'kernel']),
     )
     .option(
       '--insecure-open-proxy',

@@ -98,5 +98,6 @@ export function effectiveConfig(
           : formatHostPort(admin.host, admin.port),
     watch: config.watch ?? false,
     workers: config.workers ?? 1,
+    balance: config.balance ?? 'round-robin',
   };
 }

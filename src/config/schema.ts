@@ -326,6 +326,12 @@ export const configSchema = z
       .describe(
         'Worker processes sharing the listeners (node:cluster); "auto" = one per core (default 1).',
       ),
+    balance: z
+      .enum(['round-robin', 'kernel'])
+      .optional()
+      .describe(
+        'How workers share new connections: "round-robin" (the primary accepts and hands each to the next worker; even spread) or "kernel" (every worker accepts on the shared socket; more connections per second, uneven spread). Default round-robin, or NODE_CLUSTER_SCHED_POLICY.',
+      ),
   })
   .describe('ferry configuration');
 

@@ -1,7 +1,11 @@
-/** --workers: two workers serve, a killed one is replaced, SIGTERM drains them all. */
+/**
+ * --workers: two workers serve, a killed one is replaced, SIGTERM drains them all; --balance
+ * decides which processes accept.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { ferry, LogLines } from '../helpers/cli.js';
 import { connectTo, Reader, startEcho } from '../helpers/net.js';
 import { connectIPv4, GREETING_NOAUTH, parseReply } from '../helpers/socks5.js';
@@ -17,6 +21,31 @@ async function roundTrip(port: number, echoPort: number): Promise<void> {
   await reader.read(1);
   socket.end();
   await reader.readToEnd();
+}
+
+/** The pids holding the TCP socket listening on 127.0.0.1:port (Linux /proc). */
+function listenerHolders(port: number, pids: readonly number[]): number[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const row = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1] === `0100007F:${hexPort}` && f[3] === '0A');
+  assert.ok(row !== undefined, `a listening socket on port ${port}`);
+  const link = `socket:[${row[9]}]`;
+  return pids.filter((pid) =>
+    readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === link;
+      } catch {
+        return false; // closed while we looked
+      }
+    }),
+  );
+}
+
+function listeningPort(logs: LogLines): number {
+  const addr = String((logs.lines.find((l) => l.event === 'listening')?.addresses as string[])[0]);
+  return Number(addr.slice(addr.lastIndexOf(':') + 1));
 }
 
 describe('cluster mode', () => {
@@ -38,10 +67,10 @@ describe('cluster mode', () => {
         .filter((l) => l.event === 'worker-started')
         .map((l) => Number(l.workerPid));
       assert.equal(started.length, 2);
-      const addr = String(
-        (logs.lines.find((l) => l.event === 'listening')?.addresses as string[])[0],
-      );
-      const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
+      const port = listeningPort(logs);
+      // Round-robin (the default): only the primary accepts; workers get connections over IPC.
+      assert.deepEqual(listenerHolders(port, [child.pid!, ...started]), [child.pid]);
+      assert.equal(logs.lines.find((l) => l.event === 'cluster')?.balance, 'round-robin');
       const admin = String(logs.lines.find((l) => l.event === 'admin')?.address);
 
       // Both workers accept: connections until two pids have logged an access line (bounded).
@@ -89,6 +118,34 @@ describe('cluster mode', () => {
       const [code] = (await once(child, 'exit')) as [number];
       assert.equal(code, 0);
       assert.equal(logs.lines.filter((l) => l.event === 'worker-exited').length, 2);
+    } finally {
+      child.kill('SIGKILL');
+      await echo.close();
+    }
+  });
+
+  it('--balance kernel: every worker accepts on the shared socket, and both serve', async () => {
+    const echo = await startEcho();
+    const child = ferry([
+      'serve',
+      '--workers',
+      '2',
+      '--balance',
+      'kernel',
+      '--listen',
+      '127.0.0.1:0',
+    ]);
+    const logs = new LogLines(child);
+    try {
+      await logs.waitFor((l) => l.event === 'cluster', 20_000);
+      assert.equal(logs.lines.find((l) => l.event === 'cluster')?.balance, 'kernel');
+      const workers = logs.lines
+        .filter((l) => l.event === 'worker-started')
+        .map((l) => Number(l.workerPid));
+      const port = listeningPort(logs);
+      assert.deepEqual(listenerHolders(port, workers).sort(), [...workers].sort());
+      for (let i = 0; i < 5; i++) await roundTrip(port, echo.port);
+      await logs.waitFor(() => logs.lines.filter((l) => l.event === 'access').length === 5);
     } finally {
       child.kill('SIGKILL');
       await echo.close();

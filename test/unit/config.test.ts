@@ -61,6 +61,15 @@ describe('configuration file', () => {
     );
   });
 
+  it('balance is round-robin or kernel, and a flag overrides the file', () => {
+    assert.equal(parseConfig('workers: 2\nbalance: kernel').balance, 'kernel');
+    assert.throws(() => parseConfig('balance: fastest', 'f'), {
+      message: /^f:1:\d+: balance: /,
+    });
+    const merged = mergeConfig(parseConfig('balance: kernel'), { balance: 'round-robin' });
+    assert.equal(merged.balance, 'round-robin');
+  });
+
   it('YAML syntax errors and duplicate keys are errors with a position', () => {
     assert.throws(() => parseConfig('a: [', 'f'), { message: /^f:\d+:\d+: / });
     assert.throws(() => parseConfig('admin: 1\nadmin: 2\n', 'f'), {
