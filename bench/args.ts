@@ -4,7 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 
-export const contestantNames = ['direct', 'ferry', 'naive-node', 'dante', 'microsocks'] as const;
+export const contestantNames = [
+  'direct',
+  'ferry',
+  'ferry-cores',
+  'naive-node',
+  'dante',
+  'microsocks',
+] as const;
 export type ContestantName = (typeof contestantNames)[number];
 
 export const testNames = [

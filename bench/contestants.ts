@@ -94,29 +94,47 @@ const ferry: ContestantSpec = {
     existsSync(ferryEntry(ctx))
       ? undefined
       : `${ferryEntry(ctx)} not found (ferry's CLI not built yet: npm run build)`,
-  launch: (port, ctx) => ({
-    command: process.execPath,
-    args: [
-      ...ctx.ferryNodeArgs,
-      '--import',
-      probe(ctx),
-      ferryEntry(ctx),
-      'serve',
-      '--listen',
-      `127.0.0.1:${port}`,
-      // No per-session access line: Dante and microsocks log nothing per session here either.
-      '--log-level',
-      'warn',
-      '--max-connections',
-      String(ctx.maxTunnels + 1000),
-      ...ctx.ferryArgs,
-    ],
-    cwd: ctx.ferryDir,
-  }),
-  version: (ctx) => {
-    const r = spawnSync(process.execPath, [ferryEntry(ctx), '--version'], { encoding: 'utf8' });
-    return r.status === 0 ? `ferry ${r.stdout.trim()}` : undefined;
-  },
+  launch: (port, ctx) => ferryLaunch(port, ctx, []),
+  version: ferryVersion,
+};
+
+const ferryLaunch = (port: number, ctx: LaunchContext, extra: readonly string[]): Launch => ({
+  command: process.execPath,
+  args: [
+    ...ctx.ferryNodeArgs,
+    '--import',
+    probe(ctx),
+    ferryEntry(ctx),
+    'serve',
+    '--listen',
+    `127.0.0.1:${port}`,
+    // No per-session access line: Dante and microsocks log nothing per session here either.
+    '--log-level',
+    'warn',
+    '--max-connections',
+    String(ctx.maxTunnels + 1000),
+    ...extra,
+    ...ctx.ferryArgs,
+  ],
+  cwd: ctx.ferryDir,
+});
+
+function ferryVersion(ctx: LaunchContext): string | undefined {
+  const r = spawnSync(process.execPath, [ferryEntry(ctx), '--version'], { encoding: 'utf8' });
+  return r.status === 0 ? `ferry ${r.stdout.trim()}` : undefined;
+}
+
+/**
+ * ferry on every core, as microsocks (a thread per session) and Dante (processes) use them: one
+ * worker per core, each accepting on the shared socket (`--balance kernel`).
+ */
+const ferryCores: ContestantSpec = {
+  ...ferry,
+  name: 'ferry-cores',
+  // The kernel's spread is uneven: every idle tunnel may land in one worker, so ask no more of
+  // it than one process can hold.
+  singleProcess: () => true,
+  launch: (port, ctx) => ferryLaunch(port, ctx, ['--workers', 'auto', '--balance', 'kernel']),
 };
 
 const naiveNode: ContestantSpec = {
@@ -236,6 +254,7 @@ export function idleCount(
 export const contestantSpecs: Readonly<Record<ContestantName, ContestantSpec>> = {
   direct,
   ferry,
+  'ferry-cores': ferryCores,
   'naive-node': naiveNode,
   dante,
   microsocks,

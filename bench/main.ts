@@ -86,7 +86,7 @@ function describe(m: Measurement, spec: Running['spec']): string {
 async function main(): Promise<void> {
   const opts = options();
   const ferryDir = resolve(opts.ferryDir ?? repoRoot);
-  if (opts.contestants.includes('ferry')) ensureFerryBuilt(ferryDir);
+  if (opts.contestants.some((c) => c.startsWith('ferry'))) ensureFerryBuilt(ferryDir);
   const tmpDir = mkdtempSync(join(os.tmpdir(), 'ferry-bench-'));
   const ctx = {
     repoRoot,
@@ -194,7 +194,10 @@ async function main(): Promise<void> {
     );
   }
   const subject: ContestantName = names.includes('ferry') ? 'ferry' : 'naive-node';
-  const outcomes = names.includes(subject) ? judgeTargets(figures, subject) : [];
+  // ferry-cores (every core, kernel balance) is judged too, each target's rows side by side.
+  const subjects = [subject, 'ferry-cores' as const].filter((n) => names.includes(n));
+  const judged = subjects.map((s) => judgeTargets(figures, s));
+  const outcomes = (judged[0] ?? []).flatMap((_, i) => judged.map((rows) => rows[i]!));
   const idleTarget = records[subject]?.measurements.find((m) => m.test === 'idle');
   if (opts.idleTunnels >= 100_000 && idleTarget !== undefined) {
     const held = Number(idleTarget.extra?.alive ?? 0);

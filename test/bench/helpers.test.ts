@@ -137,7 +137,14 @@ test('pairwiseRatios holds a/b for every measured pair and leaves out the rest',
 
 test('parseBenchArgs: defaults, direct always first, canonical order', () => {
   const d = parseBenchArgs([]);
-  assert.deepEqual(d.contestants, ['direct', 'ferry', 'naive-node', 'dante', 'microsocks']);
+  assert.deepEqual(d.contestants, [
+    'direct',
+    'ferry',
+    'ferry-cores',
+    'naive-node',
+    'dante',
+    'microsocks',
+  ]);
   assert.equal(d.rounds, 3);
   assert.equal(d.durationMs, 2000);
   assert.equal(d.idleTunnels, 10_000);
@@ -201,11 +208,35 @@ test('idleCount caps single-process proxies by their fd limit and Dante by memor
   // cluster mode: tunnels spread over workers, each with its own limit
   const workers = { ...ctx, ferryArgs: ['--workers', '12'] };
   assert.deepEqual(idleCount(contestantSpecs.ferry, workers, 100_000, 20_000), { count: 100_000 });
+  // ferry-cores: the kernel may put every tunnel in one worker, so one process's limit applies
+  assert.equal(idleCount(contestantSpecs['ferry-cores'], ctx, 100_000, 20_000).count, 9744);
   assert.equal(idleCount(contestantSpecs.dante, ctx, 100_000, 1_000_000).count, 10_000);
   assert.equal(idleCount(contestantSpecs.microsocks, ctx, 100_000, 1_000_000).count, 10_000);
   assert.deepEqual(idleCount(contestantSpecs['naive-node'], ctx, 100_000, 1_000_000), {
     count: 100_000,
   });
+});
+
+test('ferry-cores is ferry with a worker per core, each accepting (--balance kernel)', () => {
+  const ctx = {
+    repoRoot: '/r',
+    tmpDir: '/t',
+    ferryDir: '/f',
+    ferryArgs: ['--udp-ports', '40000-40100'],
+    ferryNodeArgs: [] as string[],
+    maxTunnels: 10,
+  };
+  const plain = contestantSpecs.ferry.launch(1080, ctx).args;
+  const cores = contestantSpecs['ferry-cores'].launch(1080, ctx).args;
+  assert.deepEqual(cores.slice(0, plain.length - 2), plain.slice(0, -2));
+  assert.deepEqual(cores.slice(plain.length - 2), [
+    '--workers',
+    'auto',
+    '--balance',
+    'kernel',
+    '--udp-ports',
+    '40000-40100',
+  ]);
 });
 
 test('the Dante config passes loopback clients, CONNECT and UDP, and sends from 127.0.0.3', () => {
