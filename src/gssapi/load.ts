@@ -6,6 +6,7 @@
 import { GssapiErrorCode, SocksGssapiError } from '../errors.js';
 import { Binding } from './binding.js';
 import { declare, type Koffi } from './ffi.js';
+import { prepareKoffi } from '../native/koffi.js';
 import { NativeGss } from './native.js';
 import type { GssapiBinding } from './types.js';
 
@@ -18,13 +19,6 @@ export interface LoadGssapiOptions {
 }
 
 export const DEFAULT_GSSAPI_LIBRARY = 'libgssapi_krb5.so.2';
-
-/**
- * Stack for koffi's async calls: the library call itself runs on it, and a KDC exchange goes
- * through getaddrinfo and the krb5 crypto code. koffi's 128 KiB default is tighter than any libc
- * thread stack; 1 MiB is glibc-comfortable. Only settable before koffi loads its first library.
- */
-const ASYNC_STACK_SIZE = 1 << 20;
 
 const loaded = new Map<string, Promise<GssapiBinding>>();
 
@@ -74,14 +68,7 @@ async function importKoffi(): Promise<Koffi> {
 
 async function load(library: string): Promise<GssapiBinding> {
   const koffi = await importKoffi();
-  try {
-    const current = koffi.config();
-    if ((current.async_stack_size ?? 0) < ASYNC_STACK_SIZE) {
-      koffi.config({ async_stack_size: ASYNC_STACK_SIZE });
-    }
-  } catch {
-    // Another user of koffi in this process loaded a library first; keep its settings.
-  }
+  prepareKoffi(koffi); // before the first library: koffi fixes its settings then
   let lib;
   try {
     lib = koffi.load(library);

@@ -25,6 +25,11 @@
  * replayed, not a message, unencrypted at confidentiality) is dropped as `protection` — never
  * fatal: UDP has no stream to end, and anyone can send a datagram to the relay's port.
  *
+ * Busy associations read and send many datagrams per system call (src/relay/udp-batch.ts, Linux):
+ * the first datagram of a burst comes through dgram's 'message', the rest of the socket's queue
+ * through recvmmsg, and what they produce leaves in one sendmmsg. The decisions are the same
+ * either way — only the I/O differs; protected associations always use dgram.
+ *
  * Bounded under a flood: nothing queues per datagram without a cap — sends are refused as
  * `overload` while the socket's send queue holds more than {@link MAX_SEND_QUEUE_BYTES}, names and
  * fragments have their own caps, and the peer table keeps the newest {@link MAX_PEERS}.
@@ -41,6 +46,7 @@ import {
 import { canonicalIp, unmapIPv4 } from '../dial/ip-text.js';
 import type { IpAddress, NameCheck, SessionPolicy } from '../rules/index.js';
 import { NameCache, type NameResolver, type PendingDatagram } from './udp-names.js';
+import { RECEIVE_BATCH, socketFd, socketName, type DatagramBatch } from './udp-batch.js';
 
 /** Octets the socket may have queued for sending before new datagrams are dropped. */
 export const MAX_SEND_QUEUE_BYTES = 1024 * 1024;
@@ -91,6 +97,11 @@ export interface UdpRelayOptions {
    * (no protection, or `clear`): datagrams go as they are, with nothing in between.
    */
   readonly protection?: DatagramProtection | undefined;
+  /**
+   * Batched I/O (src/relay/udp-batch.ts's datagramBatch()); undefined: dgram alone. Not used
+   * with protection.
+   */
+  readonly batch?: DatagramBatch | undefined;
   /** Updated live (the session record's `udp`). */
   readonly counters: UdpCounters;
   /** A drop decision: `count` datagrams for `reason`; `from` is the source when known. */
@@ -101,7 +112,12 @@ export interface UdpRelayOptions {
 
 interface Peer {
   readonly header: Uint8Array;
+  /** The peer's socket address for sendmmsg (batched I/O only). */
+  readonly name: Uint8Array | undefined;
 }
+
+/** Receive batches one burst may take before the event loop gets its turn. */
+const MAX_BATCHES = 8;
 
 const peerKey = (ip: string, port: number): string => `${ip} ${port}`;
 
@@ -119,6 +135,13 @@ export class UdpRelay {
   #fragmentTimer: NodeJS.Timeout | undefined;
   #fragmentDeadline: number | undefined;
   #closed = false;
+  readonly #batch: DatagramBatch | undefined;
+  readonly #fd: number;
+  /** Inside a batch: sends are queued for one sendmmsg. */
+  #batching = false;
+  /** The datagram being handled is a view of the batch's memory: copy what outlives it. */
+  #borrowed = false;
+  #clientName: Uint8Array | undefined;
 
   constructor(socket: dgram.Socket, options: UdpRelayOptions) {
     this.#socket = socket;
@@ -129,6 +152,9 @@ export class UdpRelay {
     this.#reassembler =
       options.reassembly === undefined ? undefined : new FragmentReassembler(options.reassembly);
     this.#names = new NameCache({ resolver: options.resolver, onResolved: this.#onResolved });
+    const fd = options.protection === undefined ? socketFd(socket) : undefined;
+    this.#batch = fd === undefined ? undefined : options.batch;
+    this.#fd = fd ?? -1;
     socket.on('message', this.#onMessage);
     socket.on('error', () => undefined);
     if (options.idleTimeout > 0) this.#armIdle(options.idleTimeout);
@@ -152,7 +178,33 @@ export class UdpRelay {
     if (this.#closed) return;
     let ip = unmapIPv4(rinfo.address);
     if (ip.includes(':')) ip = canonicalIp(ip);
-    const port = rinfo.port;
+    this.#dispatch(msg, ip, rinfo.port);
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    // A busy socket has more queued: take it in batches, send what it produces in batches.
+    this.#batching = true;
+    this.#borrowed = true;
+    try {
+      // (A datagram's handling may close the relay: check after each batch.)
+      for (let round = 0; round < MAX_BATCHES; round++) {
+        const n = batch.receive(this.#fd, this.#dispatch);
+        if (this.#isClosed()) break;
+        batch.flush(this.#fd, this.#onSent, this.#sendCopy);
+        if (n < RECEIVE_BATCH) break;
+      }
+    } finally {
+      this.#batching = false;
+      this.#borrowed = false;
+      batch.discard();
+    }
+  };
+
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
+  readonly #dispatch = (msg: Buffer, ip: string, port: number): void => {
+    if (this.#closed) return;
     if (ip === this.#options.clientAddress) {
       if (this.#clientPort === undefined || port === this.#clientPort) {
         this.#fromClient(msg, ip, port);
@@ -203,7 +255,7 @@ export class UdpRelay {
     const { outcome, abandoned } = reassembler.push(
       datagram.frag,
       datagram.address,
-      datagram.data,
+      this.#kept(datagram.data),
       now,
     );
     if (abandoned !== undefined) this.#dropSequence(abandoned);
@@ -240,7 +292,7 @@ export class UdpRelay {
       const cached = this.#names.get(check.name);
       if (cached === null) this.#drop('resolve', 1, undefined);
       else if (cached !== undefined) this.#sendToName(check, cached, port, data);
-      else if (!this.#names.wait(check.name, { port, data }))
+      else if (!this.#names.wait(check.name, { port, data: this.#kept(data) }))
         this.#drop('resolve-busy', 1, undefined);
     }
   }
@@ -293,17 +345,9 @@ export class UdpRelay {
       this.#drop('overload', 1, undefined);
       return;
     }
-    this.#remember(ip, port);
+    const peer = this.#remember(ip, port);
     this.#lastActivity = performance.now();
-    this.#socket.send(data, port, this.#target(ip, family), (err) => {
-      if (err !== null) {
-        this.#drop('send-error', 1, undefined);
-        return;
-      }
-      const c = this.#options.counters;
-      c.datagramsUp++;
-      c.bytesUp += data.length;
-    });
+    this.#out([data], port, this.#target(ip, family), peer.name, true, data.length);
   }
 
   #toClient(peer: Peer, data: Buffer): void {
@@ -321,15 +365,73 @@ export class UdpRelay {
     const outgoing = this.#protect(peer.header, data);
     if (outgoing === undefined) return;
     this.#lastActivity = performance.now();
-    this.#socket.send(outgoing, port, this.#clientTarget, (err) => {
-      if (err !== null) {
-        this.#drop('send-error', 1, undefined);
-        return;
-      }
-      const c = this.#options.counters;
-      c.datagramsDown++;
-      c.bytesDown += data.length;
+    this.#out(outgoing, port, this.#clientTarget, this.#clientNameFor(port), false, data.length);
+  }
+
+  /**
+   * Sends one datagram made of `parts` to `address`:`port` — queued for the batch's sendmmsg
+   * when inside a batch, else (or when the batch cannot take it) through dgram, with a copy of
+   * borrowed data, since dgram may hold on to it. `bytes` (the data, without header) is counted
+   * once the datagram is sent.
+   */
+  #out(
+    parts: Uint8Array[],
+    port: number,
+    address: string,
+    name: Uint8Array | undefined,
+    up: boolean,
+    bytes: number,
+  ): void {
+    if (
+      this.#batching &&
+      name !== undefined &&
+      this.#batch?.queue(name, parts, port, address, up, bytes) === true
+    )
+      return;
+    const data = this.#borrowed ? Buffer.concat(parts) : parts;
+    this.#socket.send(data, port, address, (err) => {
+      this.#onSent(up, bytes, err === null);
     });
+  }
+
+  readonly #onSent = (up: boolean, bytes: number, ok: boolean): void => {
+    if (!ok) {
+      this.#drop('send-error', 1, undefined);
+      return;
+    }
+    const c = this.#options.counters;
+    if (up) {
+      c.datagramsUp++;
+      c.bytesUp += bytes;
+    } else {
+      c.datagramsDown++;
+      c.bytesDown += bytes;
+    }
+  };
+
+  /** What the batch could not send now: dgram queues the copy. */
+  readonly #sendCopy = (
+    data: Buffer,
+    port: number,
+    address: string,
+    up: boolean,
+    bytes: number,
+  ): void => {
+    this.#socket.send(data, port, address, (err) => {
+      this.#onSent(up, bytes, err === null);
+    });
+  };
+
+  /** Data as the relay may keep it past this datagram: a copy when it is borrowed. */
+  #kept(data: Uint8Array): Uint8Array {
+    return this.#borrowed ? Uint8Array.prototype.slice.call(data) : data;
+  }
+
+  /** The client's socket address for sendmmsg (computed once its port is known). */
+  #clientNameFor(port: number): Uint8Array | undefined {
+    if (this.#batch === undefined) return undefined;
+    this.#clientName ??= socketName(this.#options.clientAddress, port, this.#options.dual);
+    return this.#clientName;
   }
 
   /**
@@ -358,14 +460,20 @@ export class UdpRelay {
   }
 
   /** Records a destination the client sent to: its replies are let through, named by this header. */
-  #remember(ip: string, port: number): void {
+  #remember(ip: string, port: number): Peer {
     const key = peerKey(ip, port);
-    if (this.#peers.has(key)) return;
-    this.#peers.set(key, { header: encodeUdpHeader(socksAddress(ip, port)) });
+    const known = this.#peers.get(key);
+    if (known !== undefined) return known;
+    const peer: Peer = {
+      header: encodeUdpHeader(socksAddress(ip, port)),
+      name: this.#batch === undefined ? undefined : socketName(ip, port, this.#options.dual),
+    };
+    this.#peers.set(key, peer);
     if (this.#peers.size > MAX_PEERS) {
       const oldest = this.#peers.keys().next();
       if (oldest.done !== true) this.#peers.delete(oldest.value);
     }
+    return peer;
   }
 
   /** How this socket must write an address: IPv4 as `::ffff:a.b.c.d` on a dual-stack socket. */

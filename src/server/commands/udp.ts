@@ -24,6 +24,7 @@ import { ByteLimit } from '../../protocol/udp-reassembly.js';
 import { SocksDialError } from '../../errors.js';
 import { canonicalIp } from '../../dial/ip-text.js';
 import { openAssociationSocket, type AssociationSocket } from '../../relay/udp-socket.js';
+import { datagramBatch } from '../../relay/udp-batch.js';
 import { UdpRelay } from '../../relay/udp.js';
 import { channels, publish } from '../../observability/channels.js';
 import type { UdpStats } from '../session-record.js';
@@ -118,6 +119,7 @@ export async function runUdpAssociate(ctx: CommandContext): Promise<void> {
     resolver: options.resolver,
     policy,
     protection: conn.protection,
+    batch: datagramBatch(),
     counters: stats,
     onDrop: (reason, count, from) => {
       publish(channels.udpDropped, () => ({ session: conn.record, reason, count, from }));
