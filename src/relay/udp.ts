@@ -180,7 +180,7 @@ export class UdpRelay {
     if (ip.includes(':')) ip = canonicalIp(ip);
     this.#dispatch(msg, ip, rinfo.port);
     const batch = this.#batch;
-    if (batch === undefined) return;
+    if (batch === undefined || this.#isClosed()) return;
     // A busy socket has more queued: take it in batches, send what it produces in batches.
     this.#batching = true;
     this.#borrowed = true;
