@@ -98,6 +98,9 @@ export function effectiveConfig(
           : formatHostPort(admin.host, admin.port),
     watch: config.watch ?? false,
     workers: config.workers ?? 1,
-    balance: config.balance ?? 'round-robin',
+    // Unset, node:cluster's own default (NODE_CLUSTER_SCHED_POLICY) applies.
+    balance:
+      config.balance ??
+      (process.env.NODE_CLUSTER_SCHED_POLICY === 'none' ? 'kernel' : 'round-robin'),
   };
 }

@@ -26,6 +26,12 @@ import { prepareKoffi } from '../native/koffi.js';
 
 /** Datagrams one recvmmsg call takes at most. */
 export const RECEIVE_BATCH = 32;
+/**
+ * Datagrams the batch takes per event-loop turn, over every association: a flood then holds
+ * the loop ~1 ms per turn, not the tens of ms that libuv's own read loop (32 callbacks per
+ * readiness), each draining the socket, would add up to. Beyond it, dgram reads one at a time.
+ */
+export const TURN_BUDGET = 256;
 /** Datagrams one flush sends at most (a received batch plus what handling it produced). */
 export const SEND_BATCH = 64;
 /** Receive buffer per datagram: any UDP payload fits (65 535 − 8). */
@@ -64,7 +70,8 @@ interface Queued {
 
 export interface DatagramBatch {
   /**
-   * Reads what `fd` has queued (at most {@link RECEIVE_BATCH}) without waiting and calls `each`
+   * Reads what `fd` has queued (at most {@link RECEIVE_BATCH}, and nothing once this turn's
+   * {@link TURN_BUDGET} is spent) without waiting and calls `each`
    * for every datagram: its data (a view valid until the next receive; queue it or copy it), the
    * sender's canonical IP text (IPv4-mapped unmapped) and port. Returns how many were read.
    */
@@ -117,6 +124,12 @@ class MmsgBatch implements DatagramBatch {
   readonly #sendSmall = this.#sendName + SEND_BATCH * NAME;
   readonly #size = this.#sendSmall + SEND_BATCH * 2 * SMALL;
   readonly #queued: Queued[] = [];
+  #left = TURN_BUDGET;
+  #refillScheduled = false;
+  readonly #refill = (): void => {
+    this.#left = TURN_BUDGET;
+    this.#refillScheduled = false;
+  };
 
   constructor(koffi: Koffi) {
     const libc = koffi.load('libc.so.6');
@@ -152,14 +165,20 @@ class MmsgBatch implements DatagramBatch {
   }
 
   receive(fd: number, each: (data: Buffer, ip: string, port: number) => void): number {
+    if (this.#left <= 0) return 0;
+    if (!this.#refillScheduled) {
+      this.#refillScheduled = true;
+      setImmediate(this.#refill).unref(); // after this turn's I/O callbacks
+    }
     const n = this.#recvmmsg(
       fd,
       this.#base + BigInt(this.#recvHdr),
-      RECEIVE_BATCH,
+      Math.min(RECEIVE_BATCH, this.#left),
       MSG_DONTWAIT,
       null,
     );
     if (n <= 0) return 0; // EAGAIN: nothing queued; any other error is dgram's to see
+    this.#left -= n;
     const view = this.#view;
     for (let i = 0; i < n; i++) {
       const hdr = this.#recvHdr + i * MMSGHDR;

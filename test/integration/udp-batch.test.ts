@@ -9,8 +9,10 @@ import { once } from 'node:events';
 import {
   datagramBatch,
   RECEIVE_BATCH,
+  SEND_BATCH,
   socketFd,
   socketName,
+  TURN_BUDGET,
   type DatagramBatch,
 } from '../../src/relay/udp-batch.js';
 import { UdpRelay, type UdpCounters } from '../../src/relay/udp.js';
@@ -149,6 +151,51 @@ describe('batched UDP I/O', () => {
       receiver.close();
       v4.close();
       v6.close();
+    }
+  });
+
+  it('takes at most TURN_BUDGET datagrams per event-loop turn; dgram reads the rest', async (t) => {
+    const batch = batchOrSkip();
+    if (typeof batch === 'string') {
+      t.skip(batch);
+      return;
+    }
+    const sender = await bound('udp4', '127.0.0.1');
+    const receiver = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
+    receiver.bind(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    try {
+      const to = receiver.address().port;
+      const name = socketName('127.0.0.1', to, false)!;
+      let byDgram = 0;
+      receiver.on('message', () => byDgram++);
+      const total = TURN_BUDGET + 44;
+      const sendAll = (count: number): void => {
+        for (let i = 0; i < count; i++) {
+          batch.queue(name, [Buffer.from(`n${i}`)], to, '127.0.0.1', true, 0);
+          if ((i + 1) % SEND_BATCH === 0 || i === count - 1)
+            batch.flush(
+              socketFd(sender)!,
+              () => undefined,
+              () => assert.fail('no fallback'),
+            );
+        }
+      };
+      await new Promise((r) => setImmediate(r)); // a fresh turn: the whole budget
+      sendAll(total);
+      let byBatch = 0;
+      for (let n; (n = batch.receive(socketFd(receiver)!, () => undefined)) > 0;) byBatch += n;
+      assert.equal(byBatch, TURN_BUDGET, 'the batch stopped at the budget');
+      await until(() => byDgram === total - TURN_BUDGET);
+      // A later turn has the budget back.
+      sendAll(10);
+      assert.equal(
+        batch.receive(socketFd(receiver)!, () => undefined),
+        10,
+      );
+    } finally {
+      sender.close();
+      receiver.close();
     }
   });
 
