@@ -43,6 +43,22 @@ function listenerHolders(port: number, pids: readonly number[]): number[] {
   );
 }
 
+/** `ferry serve --workers 2 ...extra` on a free port, once every worker listens. */
+async function startCluster(extra: string[]) {
+  const child = ferry(['serve', '--workers', '2', '--listen', '127.0.0.1:0', ...extra]);
+  const logs = new LogLines(child);
+  try {
+    await logs.waitFor((l) => l.event === 'cluster', 20_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  const workers = logs.lines
+    .filter((l) => l.event === 'worker-started')
+    .map((l) => Number(l.workerPid));
+  return { child, logs, workers, port: listeningPort(logs) };
+}
+
 function listeningPort(logs: LogLines): number {
   const addr = String((logs.lines.find((l) => l.event === 'listening')?.addresses as string[])[0]);
   return Number(addr.slice(addr.lastIndexOf(':') + 1));
@@ -51,23 +67,9 @@ function listeningPort(logs: LogLines): number {
 describe('cluster mode', () => {
   it('serves from two workers, replaces a killed one, aggregates metrics, drains on SIGTERM', async () => {
     const echo = await startEcho();
-    const child = ferry([
-      'serve',
-      '--workers',
-      '2',
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
-    ]);
-    const logs = new LogLines(child);
+    const { child, logs, workers: started, port } = await startCluster(['--admin', '127.0.0.1:0']);
     try {
-      await logs.waitFor((l) => l.event === 'cluster', 20_000);
-      const started = logs.lines
-        .filter((l) => l.event === 'worker-started')
-        .map((l) => Number(l.workerPid));
       assert.equal(started.length, 2);
-      const port = listeningPort(logs);
       // Round-robin (the default): only the primary accepts; workers get connections over IPC.
       assert.deepEqual(listenerHolders(port, [child.pid!, ...started]), [child.pid]);
       assert.equal(logs.lines.find((l) => l.event === 'cluster')?.balance, 'round-robin');
@@ -126,23 +128,10 @@ describe('cluster mode', () => {
 
   it('--balance kernel: every worker accepts on the shared socket, and both serve', async () => {
     const echo = await startEcho();
-    const child = ferry([
-      'serve',
-      '--workers',
-      '2',
-      '--balance',
-      'kernel',
-      '--listen',
-      '127.0.0.1:0',
-    ]);
-    const logs = new LogLines(child);
+    const { child, logs, workers, port } = await startCluster(['--balance', 'kernel']);
     try {
-      await logs.waitFor((l) => l.event === 'cluster', 20_000);
       assert.equal(logs.lines.find((l) => l.event === 'cluster')?.balance, 'kernel');
-      const workers = logs.lines
-        .filter((l) => l.event === 'worker-started')
-        .map((l) => Number(l.workerPid));
-      const port = listeningPort(logs);
+      assert.equal(workers.length, 2);
       assert.deepEqual(listenerHolders(port, workers).sort(), [...workers].sort());
       for (let i = 0; i < 5; i++) await roundTrip(port, echo.port);
       await logs.waitFor(() => logs.lines.filter((l) => l.event === 'access').length === 5);

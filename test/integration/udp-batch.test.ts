@@ -2,7 +2,7 @@
 // real loopback sockets, and the relay taking a burst through the batch — every datagram arrives
 // intact both ways, counted, including those the relay holds past the batch (a name being
 // resolved, fragments being reassembled), which must be copies of the reused receive memory.
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -236,10 +236,22 @@ describe('batched UDP I/O', () => {
   });
 
   describe('the relay under a burst', () => {
-    async function relayWith(
-      batch: DatagramBatch,
+    /**
+     * A relay with a counting batch, a UDP echo server and a client; undefined (test skipped)
+     * where there is no batch.
+     */
+    async function setUp(
+      t: TestContext,
       options: { resolver?: (name: string) => Promise<IpAddress[]>; reassembly?: boolean } = {},
     ) {
+      const real = batchOrSkip();
+      if (typeof real === 'string') {
+        t.skip(real);
+        return undefined;
+      }
+      const { batch, seen } = counting(real);
+      const echo = await startUdpEcho();
+      const client = await UdpEndpoint.open('127.0.0.1');
       const opened = await openAssociationSocket();
       const stats = counters();
       const relay = new UdpRelay(opened.socket, {
@@ -268,7 +280,12 @@ describe('batched UDP I/O', () => {
         counters: stats,
         onIdle: () => undefined,
       });
-      return { relay, port: opened.port, stats };
+      const close = (): void => {
+        relay.close();
+        client.close();
+        echo.close();
+      };
+      return { port: opened.port, stats, seen, echo, client, close };
     }
 
     /** Sends `datagrams` to the relay in one tick: they queue on its socket before it reads. */
@@ -277,15 +294,9 @@ describe('batched UDP I/O', () => {
     }
 
     it('relays every datagram of a burst both ways, intact and counted', async (t) => {
-      const real = batchOrSkip();
-      if (typeof real === 'string') {
-        t.skip(real);
-        return;
-      }
-      const { batch, seen } = counting(real);
-      const echo = await startUdpEcho();
-      const client = await UdpEndpoint.open('127.0.0.1');
-      const { relay, port, stats } = await relayWith(batch);
+      const u = await setUp(t);
+      if (u === undefined) return;
+      const { port, stats, seen, echo, client } = u;
       try {
         const payloads = Array.from({ length: 100 }, (_, i) =>
           Buffer.alloc(100 + i * 7, String.fromCharCode(33 + (i % 90))),
@@ -320,25 +331,17 @@ describe('batched UDP I/O', () => {
         assert.ok(seen.received > 0, 'the batch took part of the burst');
         assert.ok(seen.queued > 0, 'and sent through sendmmsg');
       } finally {
-        relay.close();
-        client.close();
-        echo.close();
+        u.close();
       }
     });
 
     it('datagrams held while their name resolves are copies, not views of reused memory', async (t) => {
-      const real = batchOrSkip();
-      if (typeof real === 'string') {
-        t.skip(real);
-        return;
-      }
-      const { batch, seen } = counting(real);
-      const echo = await startUdpEcho();
-      const client = await UdpEndpoint.open('127.0.0.1');
       let answer: (a: IpAddress[]) => void = () => undefined;
-      const { relay, port, stats } = await relayWith(batch, {
+      const u = await setUp(t, {
         resolver: () => new Promise((resolve) => (answer = resolve)),
       });
+      if (u === undefined) return;
+      const { port, stats, seen, echo, client } = u;
       try {
         const payloads = Array.from({ length: 50 }, (_, i) => Buffer.from(`held datagram ${i}`));
         burst(
@@ -366,22 +369,14 @@ describe('batched UDP I/O', () => {
         assert.deepEqual(replies.sort(), payloads.map((p) => p.toString()).sort());
         assert.equal(stats.dropped.malformed, 40, 'the junk burst was dropped as malformed');
       } finally {
-        relay.close();
-        client.close();
-        echo.close();
+        u.close();
       }
     });
 
     it('fragments held for reassembly are copies too', async (t) => {
-      const real = batchOrSkip();
-      if (typeof real === 'string') {
-        t.skip(real);
-        return;
-      }
-      const { batch, seen } = counting(real);
-      const echo = await startUdpEcho();
-      const client = await UdpEndpoint.open('127.0.0.1');
-      const { relay, port } = await relayWith(batch, { reassembly: true });
+      const u = await setUp(t, { reassembly: true });
+      if (u === undefined) return;
+      const { port, stats, seen, echo, client } = u;
       try {
         const address = { type: 'ipv4', host: '127.0.0.1', port: echo.port } as const;
         const fragment = (frag: number, text: string): Uint8Array => {
@@ -401,11 +396,11 @@ describe('batched UDP I/O', () => {
         const got = new Set<string>();
         for (let i = 0; i < 2; i++) got.add((await client.receive()).msg.subarray(10).toString());
         assert.deepEqual([...got].sort(), ['alpha-beta-gamma', 'plain']);
+        assert.equal(stats.datagramsUp, 2, 'one plain datagram, one reassembled');
+        assert.equal(stats.dropped.malformed, RECEIVE_BATCH * 2);
         assert.ok(seen.received > 0);
       } finally {
-        relay.close();
-        client.close();
-        echo.close();
+        u.close();
       }
     });
   });
