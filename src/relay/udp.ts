@@ -116,9 +116,6 @@ interface Peer {
   readonly name: Uint8Array | undefined;
 }
 
-/** Receive batches one burst may take before the event loop gets its turn. */
-const MAX_BATCHES = 8;
-
 const peerKey = (ip: string, port: number): string => `${ip} ${port}`;
 
 export class UdpRelay {
@@ -185,11 +182,12 @@ export class UdpRelay {
     this.#batching = true;
     this.#borrowed = true;
     try {
-      // (A datagram's handling may close the relay: check after each batch.)
-      for (let round = 0; round < MAX_BATCHES; round++) {
+      // Until the queue is empty or the turn's budget spent (a short batch either way). A
+      // datagram's handling may close the relay: check after each batch.
+      for (;;) {
         const n = batch.receive(this.#fd, this.#dispatch);
         if (this.#isClosed()) break;
-        batch.flush(this.#fd, this.#onSent, this.#sendCopy);
+        batch.flush(this.#fd, this.#onSent, this.#viaDgram);
         if (n < RECEIVE_BATCH) break;
       }
     } finally {
@@ -388,10 +386,7 @@ export class UdpRelay {
       this.#batch?.queue(name, parts, port, address, up, bytes) === true
     )
       return;
-    const data = this.#borrowed ? Buffer.concat(parts) : parts;
-    this.#socket.send(data, port, address, (err) => {
-      this.#onSent(up, bytes, err === null);
-    });
+    this.#viaDgram(this.#borrowed ? Buffer.concat(parts) : parts, port, address, up, bytes);
   }
 
   readonly #onSent = (up: boolean, bytes: number, ok: boolean): void => {
@@ -409,9 +404,9 @@ export class UdpRelay {
     }
   };
 
-  /** What the batch could not send now: dgram queues the copy. */
-  readonly #sendCopy = (
-    data: Buffer,
+  /** One datagram through dgram (also what the batch could not send now, as a copy). */
+  readonly #viaDgram = (
+    data: Buffer | Uint8Array[],
     port: number,
     address: string,
     up: boolean,
