@@ -74,10 +74,12 @@ export class UdpEndpoint {
 /** A UDP echo server: sends every datagram back to its source. */
 export async function startUdpEcho(
   host = '127.0.0.1',
+  recvBufferSize?: number,
 ): Promise<{ port: number; received: () => number; close: () => void }> {
   const socket = dgram.createSocket({
     type: host.includes(':') ? 'udp6' : 'udp4',
     ipv6Only: false,
+    ...(recvBufferSize === undefined ? {} : { recvBufferSize }),
   });
   let count = 0;
   socket.on('message', (msg, rinfo) => {

@@ -250,9 +250,12 @@ describe('batched UDP I/O', () => {
         return undefined;
       }
       const { batch, seen } = counting(real);
-      const echo = await startUdpEcho();
+      // Room for a whole burst in every socket, whichever the event loop reads first.
+      const echo = await startUdpEcho('127.0.0.1', 1 << 20);
       const client = await UdpEndpoint.open('127.0.0.1');
+      client.socket.setRecvBufferSize(1 << 20);
       const opened = await openAssociationSocket();
+      opened.socket.setRecvBufferSize(1 << 20);
       const stats = counters();
       const relay = new UdpRelay(opened.socket, {
         clientAddress: '127.0.0.1',
@@ -298,8 +301,9 @@ describe('batched UDP I/O', () => {
       if (u === undefined) return;
       const { port, stats, seen, echo, client } = u;
       try {
+        // 99 small datagrams and one of 60 000 octets (a whole receive slot's worth).
         const payloads = Array.from({ length: 100 }, (_, i) =>
-          Buffer.alloc(100 + i * 7, String.fromCharCode(33 + (i % 90))),
+          Buffer.alloc(i === 50 ? 60_000 : 100 + i * 7, String.fromCharCode(33 + (i % 90))),
         );
         burst(
           client,
