@@ -97,7 +97,7 @@ export interface DatagramBatch {
 }
 
 /** The subset of koffi used here. */
-interface Koffi {
+export interface Koffi {
   load(path: string): { func(signature: string): (...args: unknown[]) => number };
   alloc(type: string, count: number): unknown;
   address(pointer: unknown): bigint;
@@ -320,6 +320,14 @@ export function socketFd(socket: dgram.Socket): number | undefined {
   return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
 }
 
+/**
+ * A batch over this koffi (its own arena and budget). For tests that stand in for a system
+ * call; everything else shares {@link datagramBatch}'s.
+ */
+export function createDatagramBatch(koffi: Koffi): DatagramBatch {
+  return new MmsgBatch(koffi);
+}
+
 let shared: DatagramBatch | null | undefined;
 
 /**
@@ -339,7 +347,7 @@ export function datagramBatch(): DatagramBatch | undefined {
     // koffi is an optional CommonJS dependency: loaded only here, synchronously, once.
     const koffi = createRequire(import.meta.url)('koffi') as Koffi;
     prepareKoffi(koffi);
-    shared = new MmsgBatch(koffi);
+    shared = createDatagramBatch(koffi);
   } catch {
     shared = null;
   }

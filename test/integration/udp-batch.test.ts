@@ -6,7 +6,9 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import {
+  createDatagramBatch,
   datagramBatch,
   RECEIVE_BATCH,
   SEND_BATCH,
@@ -14,6 +16,7 @@ import {
   socketName,
   TURN_BUDGET,
   type DatagramBatch,
+  type Koffi,
 } from '../../src/relay/udp-batch.js';
 import { UdpRelay, type UdpCounters } from '../../src/relay/udp.js';
 import { openAssociationSocket } from '../../src/relay/udp-socket.js';
@@ -233,6 +236,69 @@ describe('batched UDP I/O', () => {
       sender.close();
       receiver.close();
     }
+  });
+
+  it('what sendmmsg cannot take now (EAGAIN) goes to the fallback as copies, in order', (t) => {
+    const batch = batchOrSkip();
+    if (typeof batch === 'string') {
+      t.skip(batch);
+      return;
+    }
+    // Loopback never fills a UDP send buffer: stand in for sendmmsg, which takes two
+    // datagrams, then says EAGAIN. The rest is real koffi.
+    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    let calls = 0;
+    let errno = 0;
+    const standIn: Koffi = {
+      load: (path) => {
+        const lib = koffi.load(path);
+        return {
+          func: (signature) =>
+            signature.includes('sendmmsg')
+              ? () => {
+                  calls++;
+                  if (calls === 1) return 2;
+                  errno = 11; // EAGAIN
+                  return -1;
+                }
+              : lib.func(signature),
+        };
+      },
+      alloc: (type, count) => koffi.alloc(type, count),
+      address: (pointer) => koffi.address(pointer),
+      view: (pointer, length) => koffi.view(pointer, length),
+      errno: () => errno,
+    };
+    const stood = createDatagramBatch(standIn);
+    const name = socketName('127.0.0.1', 9, false)!;
+    for (let i = 0; i < 5; i++)
+      stood.queue(
+        name,
+        [Buffer.from([i]), Buffer.from(`datagram ${i}`)],
+        9,
+        '127.0.0.1',
+        i % 2 === 0,
+        i,
+      );
+    const reports: [number, boolean][] = [];
+    const fallbacks: [string, number, string, boolean, number][] = [];
+    stood.flush(
+      3,
+      (_up, bytes, ok) => reports.push([bytes, ok]),
+      (data, port, address, up, bytes) => {
+        fallbacks.push([data.toString('latin1'), port, address, up, bytes]);
+      },
+    );
+    assert.deepEqual(reports, [
+      [0, true],
+      [1, true],
+    ]);
+    assert.deepEqual(fallbacks, [
+      ['\x02datagram 2', 9, '127.0.0.1', true, 2],
+      ['\x03datagram 3', 9, '127.0.0.1', false, 3],
+      ['\x04datagram 4', 9, '127.0.0.1', true, 4],
+    ]);
+    assert.equal(calls, 2, 'no retry after EAGAIN: dgram queues the rest');
   });
 
   describe('the relay under a burst', () => {
