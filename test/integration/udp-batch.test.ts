@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import {
   createDatagramBatch,
   datagramBatch,
@@ -94,6 +95,21 @@ describe('batched UDP I/O', () => {
     );
     assert.equal(socketName('::1', 53, false), undefined, 'no IPv6 on an IPv4 socket');
     assert.equal(socketName('example.com', 53, true), undefined);
+  });
+
+  it('FERRY_UDP_BATCH=0 turns it off (the relay then uses dgram alone)', () => {
+    const script = [
+      `const { datagramBatch } = await import(${JSON.stringify(new URL('../../src/relay/udp-batch.ts', import.meta.url).href)});`,
+      'process.stdout.write(String(datagramBatch()));',
+    ].join('\n');
+    const run = (env: Record<string, string>): string =>
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+    assert.equal(run({ FERRY_UDP_BATCH: '0' }), 'undefined');
+    if (typeof batchOrSkip() !== 'string') assert.equal(run({}), '[object Object]');
   });
 
   it('sends a queue with one sendmmsg and receives it with recvmmsg, IPv4 and IPv6 senders', async (t) => {
