@@ -161,13 +161,16 @@ export async function runServer(cli: CommandLine): Promise<void> {
         await server.prepare(options);
         server.reconfigure(options);
         log.level = next.config.log?.level ?? 'info';
-        if (
-          !sameListen(next.config.listen, loaded.config.listen) ||
-          JSON.stringify(next.config.admin) !== JSON.stringify(loaded.config.admin)
-        ) {
+        const restartOnly = [
+          sameListen(next.config.listen, loaded.config.listen) ? undefined : 'listen',
+          ...(['admin', 'workers', 'balance'] as const).filter(
+            (k) => JSON.stringify(next.config[k]) !== JSON.stringify(loaded.config[k]),
+          ),
+        ].filter((k) => k !== undefined);
+        if (restartOnly.length > 0) {
           log.warn(
-            { event: 'reload-needs-restart' },
-            'listen and admin addresses change only on restart; the rest was applied',
+            { event: 'reload-needs-restart', keys: restartOnly },
+            `${restartOnly.join(', ')} change only on restart; the rest was applied`,
           );
         }
         loaded = next;

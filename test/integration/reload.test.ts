@@ -148,6 +148,32 @@ describe('hot reload', () => {
     }
   });
 
+  it('SIGHUP: what only a restart can change is named in a warning; the rest applies', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-reload-'));
+    const config = join(dir, 'ferry.yaml');
+    await writeFile(config, 'timeouts: { handshake: 5s }\n');
+    const { child, logs } = await serve(['--config', config]);
+    try {
+      await writeFile(config, 'timeouts: { handshake: 6s }\nworkers: 2\nbalance: kernel\n');
+      child.kill('SIGHUP');
+      const warned = await logs.waitFor((l) => l.event === 'reload-needs-restart');
+      assert.deepEqual(warned.keys, ['workers', 'balance']);
+      assert.match(String(warned.msg), /^workers, balance change only on restart/);
+      await logs.waitFor((l) => l.event === 'reloaded');
+      // A reload that touches none of them says nothing of a restart.
+      await writeFile(config, 'timeouts: { handshake: 7s }\nworkers: 2\nbalance: kernel\n');
+      child.kill('SIGHUP');
+      await logs.waitFor(
+        (l) =>
+          l.event === 'reloaded' && logs.lines.filter((x) => x.event === 'reloaded').length === 2,
+      );
+      assert.equal(logs.lines.filter((l) => l.event === 'reload-needs-restart').length, 1);
+    } finally {
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--watch reloads when the file is replaced by rename, as editors save', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-watch-'));
     const config = join(dir, 'ferry.yaml');
@@ -178,6 +204,7 @@ describe('ferry check-config', () => {
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /idle: 30m/);
       assert.match(ok.stdout, /handshake: 10s/, 'defaults are filled in');
+      assert.match(ok.stdout, /balance: round-robin/);
       const bad = join(dir, 'bad.yaml');
       await writeFile(
         bad,
