@@ -25,10 +25,9 @@
  * replayed, not a message, unencrypted at confidentiality) is dropped as `protection` — never
  * fatal: UDP has no stream to end, and anyone can send a datagram to the relay's port.
  *
- * Busy associations read and send many datagrams per system call (src/relay/udp-batch.ts, Linux):
- * the first datagram of a burst comes through dgram's 'message', the rest of the socket's queue
- * through recvmmsg, and what they produce leaves in one sendmmsg. The decisions are the same
- * either way — only the I/O differs; protected associations always use dgram.
+ * The socket's I/O is src/relay/udp-io.ts: one datagram at a time through dgram, or many per
+ * system call when the socket is busy (src/relay/udp-batch.ts, Linux); the decisions here are the
+ * same either way. Protected associations always use dgram.
  *
  * Bounded under a flood: nothing queues per datagram without a cap — sends are refused as
  * `overload` while the socket's send queue holds more than {@link MAX_SEND_QUEUE_BYTES}, names and
@@ -43,10 +42,11 @@ import {
   type AbandonedSequence,
   type ByteBudget,
 } from '../protocol/udp-reassembly.js';
-import { canonicalIp, unmapIPv4 } from '../dial/ip-text.js';
+import { unmapIPv4 } from '../dial/ip-text.js';
 import type { IpAddress, NameCheck, SessionPolicy } from '../rules/index.js';
 import { NameCache, type NameResolver, type PendingDatagram } from './udp-names.js';
-import { RECEIVE_BATCH, socketFd, socketName, type DatagramBatch } from './udp-batch.js';
+import type { DatagramBatch } from './udp-batch.js';
+import { DatagramIo } from './udp-io.js';
 
 /** Octets the socket may have queued for sending before new datagrams are dropped. */
 export const MAX_SEND_QUEUE_BYTES = 1024 * 1024;
@@ -119,7 +119,7 @@ interface Peer {
 const peerKey = (ip: string, port: number): string => `${ip} ${port}`;
 
 export class UdpRelay {
-  readonly #socket: dgram.Socket;
+  readonly #io: DatagramIo;
   readonly #options: UdpRelayOptions;
   readonly #reassembler: FragmentReassembler | undefined;
   readonly #names: NameCache;
@@ -132,16 +132,10 @@ export class UdpRelay {
   #fragmentTimer: NodeJS.Timeout | undefined;
   #fragmentDeadline: number | undefined;
   #closed = false;
-  readonly #batch: DatagramBatch | undefined;
-  readonly #fd: number;
-  /** Inside a batch: sends are queued for one sendmmsg. */
-  #batching = false;
-  /** The datagram being handled is a view of the batch's memory: copy what outlives it. */
-  #borrowed = false;
+  /** The client's socket address for batched sends, once its port is known. */
   #clientName: Uint8Array | undefined;
 
   constructor(socket: dgram.Socket, options: UdpRelayOptions) {
-    this.#socket = socket;
     this.#options = options;
     this.#clientFamily = options.clientAddress.includes(':') ? 6 : 4;
     this.#clientPort = options.clientPort;
@@ -149,11 +143,12 @@ export class UdpRelay {
     this.#reassembler =
       options.reassembly === undefined ? undefined : new FragmentReassembler(options.reassembly);
     this.#names = new NameCache({ resolver: options.resolver, onResolved: this.#onResolved });
-    const fd = options.protection === undefined ? socketFd(socket) : undefined;
-    this.#batch = fd === undefined ? undefined : options.batch;
-    this.#fd = fd ?? -1;
-    socket.on('message', this.#onMessage);
-    socket.on('error', () => undefined);
+    this.#io = new DatagramIo(socket, {
+      dual: options.dual,
+      batch: options.protection === undefined ? options.batch : undefined,
+      onDatagram: this.#dispatch,
+      onSent: this.#onSent,
+    });
     if (options.idleTimeout > 0) this.#armIdle(options.idleTimeout);
   }
 
@@ -163,42 +158,11 @@ export class UdpRelay {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#fragmentTimer);
-    this.#socket.off('message', this.#onMessage);
-    this.#socket.close();
+    this.#io.close();
     const abandoned = this.#reassembler?.clear();
     if (abandoned !== undefined) this.#dropSequence(abandoned);
     const waiting = this.#names.close();
     if (waiting > 0) this.#drop('closed', waiting, undefined);
-  }
-
-  readonly #onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (this.#closed) return;
-    let ip = unmapIPv4(rinfo.address);
-    if (ip.includes(':')) ip = canonicalIp(ip);
-    this.#dispatch(msg, ip, rinfo.port);
-    const batch = this.#batch;
-    if (batch === undefined || this.#isClosed()) return;
-    // A busy socket has more queued: take it in batches, send what it produces in batches.
-    this.#batching = true;
-    this.#borrowed = true;
-    try {
-      // Until the queue is empty or the turn's budget spent (a short batch either way). A
-      // datagram's handling may close the relay: check after each batch.
-      for (;;) {
-        const n = batch.receive(this.#fd, this.#dispatch);
-        if (this.#isClosed()) break;
-        batch.flush(this.#fd, this.#onSent, this.#viaDgram);
-        if (n < RECEIVE_BATCH) break;
-      }
-    } finally {
-      this.#batching = false;
-      this.#borrowed = false;
-      batch.discard();
-    }
-  };
-
-  #isClosed(): boolean {
-    return this.#closed;
   }
 
   readonly #dispatch = (msg: Buffer, ip: string, port: number): void => {
@@ -253,7 +217,7 @@ export class UdpRelay {
     const { outcome, abandoned } = reassembler.push(
       datagram.frag,
       datagram.address,
-      this.#kept(datagram.data),
+      this.#io.kept(datagram.data),
       now,
     );
     if (abandoned !== undefined) this.#dropSequence(abandoned);
@@ -290,7 +254,7 @@ export class UdpRelay {
       const cached = this.#names.get(check.name);
       if (cached === null) this.#drop('resolve', 1, undefined);
       else if (cached !== undefined) this.#sendToName(check, cached, port, data);
-      else if (!this.#names.wait(check.name, { port, data: this.#kept(data) }))
+      else if (!this.#names.wait(check.name, { port, data: this.#io.kept(data) }))
         this.#drop('resolve-busy', 1, undefined);
     }
   }
@@ -339,13 +303,13 @@ export class UdpRelay {
       this.#drop('family', 1, undefined);
       return;
     }
-    if (this.#socket.getSendQueueSize() > MAX_SEND_QUEUE_BYTES) {
+    if (this.#io.sendQueueSize > MAX_SEND_QUEUE_BYTES) {
       this.#drop('overload', 1, undefined);
       return;
     }
     const peer = this.#remember(ip, port);
     this.#lastActivity = performance.now();
-    this.#out([data], port, this.#target(ip, family), peer.name, true, data.length);
+    this.#io.send([data], port, this.#target(ip, family), peer.name, true, data.length);
   }
 
   #toClient(peer: Peer, data: Buffer): void {
@@ -356,37 +320,15 @@ export class UdpRelay {
       this.#drop('too-large', 1, undefined);
       return;
     }
-    if (this.#socket.getSendQueueSize() > MAX_SEND_QUEUE_BYTES) {
+    if (this.#io.sendQueueSize > MAX_SEND_QUEUE_BYTES) {
       this.#drop('overload', 1, undefined);
       return;
     }
     const outgoing = this.#protect(peer.header, data);
     if (outgoing === undefined) return;
     this.#lastActivity = performance.now();
-    this.#out(outgoing, port, this.#clientTarget, this.#clientNameFor(port), false, data.length);
-  }
-
-  /**
-   * Sends one datagram made of `parts` to `address`:`port` — queued for the batch's sendmmsg
-   * when inside a batch, else (or when the batch cannot take it) through dgram, with a copy of
-   * borrowed data, since dgram may hold on to it. `bytes` (the data, without header) is counted
-   * once the datagram is sent.
-   */
-  #out(
-    parts: Uint8Array[],
-    port: number,
-    address: string,
-    name: Uint8Array | undefined,
-    up: boolean,
-    bytes: number,
-  ): void {
-    if (
-      this.#batching &&
-      name !== undefined &&
-      this.#batch?.queue(name, parts, port, address, up, bytes) === true
-    )
-      return;
-    this.#viaDgram(this.#borrowed ? Buffer.concat(parts) : parts, port, address, up, bytes);
+    this.#clientName ??= this.#io.nameOf(this.#options.clientAddress, port);
+    this.#io.send(outgoing, port, this.#clientTarget, this.#clientName, false, data.length);
   }
 
   readonly #onSent = (up: boolean, bytes: number, ok: boolean): void => {
@@ -403,31 +345,6 @@ export class UdpRelay {
       c.bytesDown += bytes;
     }
   };
-
-  /** One datagram through dgram (also what the batch could not send now, as a copy). */
-  readonly #viaDgram = (
-    data: Buffer | Uint8Array[],
-    port: number,
-    address: string,
-    up: boolean,
-    bytes: number,
-  ): void => {
-    this.#socket.send(data, port, address, (err) => {
-      this.#onSent(up, bytes, err === null);
-    });
-  };
-
-  /** Data as the relay may keep it past this datagram: a copy when it is borrowed. */
-  #kept(data: Uint8Array): Uint8Array {
-    return this.#borrowed ? Uint8Array.prototype.slice.call(data) : data;
-  }
-
-  /** The client's socket address for sendmmsg (computed once its port is known). */
-  #clientNameFor(port: number): Uint8Array | undefined {
-    if (this.#batch === undefined) return undefined;
-    this.#clientName ??= socketName(this.#options.clientAddress, port, this.#options.dual);
-    return this.#clientName;
-  }
 
   /**
    * The datagram as it goes to the client: header and data as they are, or — protected — one
@@ -461,7 +378,7 @@ export class UdpRelay {
     if (known !== undefined) return known;
     const peer: Peer = {
       header: encodeUdpHeader(socksAddress(ip, port)),
-      name: this.#batch === undefined ? undefined : socketName(ip, port, this.#options.dual),
+      name: this.#io.nameOf(ip, port),
     };
     this.#peers.set(key, peer);
     if (this.#peers.size > MAX_PEERS) {
