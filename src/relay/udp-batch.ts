@@ -46,6 +46,7 @@ const SMALL = 64;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const MSG_DONTWAIT = 0x40;
+const EINTR = 4;
 const EAGAIN = 11;
 const ENOBUFS = 105;
 
@@ -244,6 +245,7 @@ class MmsgBatch implements DatagramBatch {
         continue;
       }
       const errno = this.#errno();
+      if (errno === EINTR) continue; // a signal came first: nothing was sent, try again
       if (errno === EAGAIN || errno === ENOBUFS) {
         // The socket's buffer is full: dgram queues the rest (copies: the arena is reused).
         for (const q of queued.slice(i)) {

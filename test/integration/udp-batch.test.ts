@@ -254,14 +254,15 @@ describe('batched UDP I/O', () => {
     }
   });
 
-  it('what sendmmsg cannot take now (EAGAIN) goes to the fallback as copies, in order', (t) => {
+  it('EINTR is retried; what sendmmsg cannot take now (EAGAIN) goes to dgram as copies, in order', (t) => {
     const batch = batchOrSkip();
     if (typeof batch === 'string') {
       t.skip(batch);
       return;
     }
-    // Loopback never fills a UDP send buffer: stand in for sendmmsg, which takes two
-    // datagrams, then says EAGAIN. The rest is real koffi.
+    // Loopback never fills a UDP send buffer: stand in for sendmmsg, which is interrupted by a
+    // signal once (EINTR: try again), takes two datagrams, then says EAGAIN. The rest is real
+    // koffi.
     const koffi = createRequire(import.meta.url)('koffi') as Koffi;
     let calls = 0;
     let errno = 0;
@@ -273,7 +274,11 @@ describe('batched UDP I/O', () => {
             signature.includes('sendmmsg')
               ? () => {
                   calls++;
-                  if (calls === 1) return 2;
+                  if (calls === 1) {
+                    errno = 4; // EINTR
+                    return -1;
+                  }
+                  if (calls === 2) return 2;
                   errno = 11; // EAGAIN
                   return -1;
                 }
@@ -314,7 +319,7 @@ describe('batched UDP I/O', () => {
       ['\x03datagram 3', 9, '127.0.0.1', false, 3],
       ['\x04datagram 4', 9, '127.0.0.1', true, 4],
     ]);
-    assert.equal(calls, 2, 'no retry after EAGAIN: dgram queues the rest');
+    assert.equal(calls, 3, 'retried after EINTR, not after EAGAIN: dgram queues the rest');
   });
 
   describe('the relay under a burst', () => {
