@@ -119,6 +119,27 @@ export async function startEcho(
   };
 }
 
+/**
+ * A listener that counts the connections it gets and hangs up on each: where a test must show
+ * that no outbound connection was made (hits() stays 0), or count the ones that were.
+ */
+export async function startTripwire(
+  host = '127.0.0.1',
+): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server = net.createServer((s) => {
+    hits++;
+    s.destroy();
+  });
+  server.listen(0, host);
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    hits: () => hits,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
 /** A ferry server on a loopback port 0. */
 export async function startFerry(
   options: ServerOptions = {},

@@ -4,9 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { once } from 'node:events';
-import { connectTo, Reader, startFerry } from '../helpers/net.js';
+import { connectTo, Reader, startFerry, startTripwire } from '../helpers/net.js';
 import { ChannelLog } from '../helpers/events.js';
 import { readResponse } from '../helpers/http-raw.js';
 import { parseSocks4Reply, socks4aRequest, socks4Request } from '../helpers/socks4.js';
@@ -16,26 +14,11 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { parsePrometheus, sum } from '../helpers/prometheus.js';
 import { connectIPv4, GREETING_NOAUTH, parseReply } from '../helpers/socks5.js';
 
-async function tripwire(): Promise<{ port: number; hits: () => number; close: () => void }> {
-  let hits = 0;
-  const server = net.createServer((s) => {
-    hits++;
-    s.end('HTTP/1.1 204 No Content\r\n\r\n');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    hits: () => hits,
-    close: () => server.close(),
-  };
-}
-
 describe('access rules in the SOCKS4 and HTTP dialects', () => {
   let ferry: Awaited<ReturnType<typeof startFerry>>;
-  let wire: Awaited<ReturnType<typeof tripwire>>;
+  let wire: Awaited<ReturnType<typeof startTripwire>>;
   before(async () => {
-    wire = await tripwire();
+    wire = await startTripwire();
     ferry = await startFerry({
       rules: compilePolicy({
         default: 'allow',
@@ -48,7 +31,7 @@ describe('access rules in the SOCKS4 and HTTP dialects', () => {
   });
   after(async () => {
     await ferry.close();
-    wire.close();
+    await wire.close();
   });
 
   it('SOCKS4 denied by a dialect rule: 5B, logged with the rule, nothing dialed', async () => {

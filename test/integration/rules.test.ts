@@ -4,9 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { once } from 'node:events';
-import { connectTo, Reader, startFerry } from '../helpers/net.js';
+import { connectTo, Reader, startFerry, startTripwire } from '../helpers/net.js';
 import { ChannelLog } from '../helpers/events.js';
 import { connectDomain, connectIPv4, GREETING_NOAUTH, hex, parseReply } from '../helpers/socks5.js';
 import { compilePolicy } from '../../src/rules/index.js';
@@ -17,24 +15,6 @@ import {
 } from '../../src/observability/channels.js';
 import { DnsResolver } from '../../src/dial/resolver.js';
 import { FakeDns } from '../helpers/fake-dns.js';
-
-/** A listener that counts every connection it gets. */
-async function tripwire(
-  host: string,
-): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
-  let hits = 0;
-  const server = net.createServer((s) => {
-    hits++;
-    s.destroy();
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    hits: () => hits,
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
 
 async function request(port: number, req: Buffer): Promise<number> {
   const socket = await connectTo(port);
@@ -56,14 +36,14 @@ function connectIPv6(bytes: string, port: number): Buffer {
 
 describe('access rules: deny private', () => {
   let ferry: Awaited<ReturnType<typeof startFerry>>;
-  let wire: Awaited<ReturnType<typeof tripwire>>;
-  let allowed: Awaited<ReturnType<typeof tripwire>>;
+  let wire: Awaited<ReturnType<typeof startTripwire>>;
+  let allowed: Awaited<ReturnType<typeof startTripwire>>;
   /** Every outbound connection attempt, to any address (not only the tripwire's). */
   let dials: ChannelLog<DialStartEvent>;
   before(async () => {
     dials = new ChannelLog<DialStartEvent>(channelNames.dialStart);
-    wire = await tripwire('127.0.0.1');
-    allowed = await tripwire('127.0.0.2');
+    wire = await startTripwire('127.0.0.1');
+    allowed = await startTripwire('127.0.0.2');
     const rules = compilePolicy({
       default: 'allow',
       rules: [
@@ -169,7 +149,7 @@ describe('access rules: the safe default', () => {
 describe('access rules: names that resolve to private addresses', () => {
   let dns: FakeDns;
   let ferry: Awaited<ReturnType<typeof startFerry>>;
-  let wire: Awaited<ReturnType<typeof tripwire>>;
+  let wire: Awaited<ReturnType<typeof startTripwire>>;
   let dials: ChannelLog<DialStartEvent>;
   const zone: Record<string, { A?: string[]; AAAA?: string[] }> = {
     'loop.test': { A: ['127.0.0.1'] },
@@ -189,7 +169,7 @@ describe('access rules: names that resolve to private addresses', () => {
         AAAA: (records.AAAA ?? []).map((address) => ({ address, ttl: 60 })),
       });
     }
-    wire = await tripwire('127.0.0.1');
+    wire = await startTripwire('127.0.0.1');
     dials = new ChannelLog<DialStartEvent>(channelNames.dialStart);
     const resolver = new DnsResolver({
       servers: [dns.server],

@@ -3,7 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { closedPort, connectTo, Reader, startEcho, startFerry } from '../helpers/net.js';
+import {
+  closedPort,
+  connectTo,
+  Reader,
+  startEcho,
+  startFerry,
+  startTripwire,
+} from '../helpers/net.js';
 import { parseSocks4Reply, socks4aRequest, socks4Request } from '../helpers/socks4.js';
 import { ChannelLog } from '../helpers/events.js';
 import { hex } from '../helpers/socks5.js';
@@ -31,22 +38,6 @@ async function request(
   const reader = new Reader(socket);
   socket.write(bytes);
   return { reader, reply: parseSocks4Reply(await reader.read(8)) };
-}
-
-/** A listener that records whether anyone connected (proof that no outbound attempt was made). */
-async function watchedListener(): Promise<{ port: number; hits: () => number; close: () => void }> {
-  let hits = 0;
-  const server = net.createServer((s) => {
-    hits++;
-    s.destroy();
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    hits: () => hits,
-    close: () => server.close(),
-  };
 }
 
 describe('SOCKS4 / SOCKS4a', () => {
@@ -177,7 +168,7 @@ describe('SOCKS4 when authentication is required', () => {
   });
 
   it('is refused with 5B and no outbound connection', async () => {
-    const target = await watchedListener();
+    const target = await startTripwire();
     const ferry = await startFerry({ users });
     using ended = new ChannelLog<SessionEvent>(channelNames.sessionEnd);
     using auth = new ChannelLog<AuthEvent>(channelNames.auth);
@@ -195,7 +186,7 @@ describe('SOCKS4 when authentication is required', () => {
       assert.equal((await auth.waitFor()).success, false);
       assert.equal(target.hits(), 0);
     } finally {
-      target.close();
+      await target.close();
       await ferry.close();
     }
   });
@@ -229,7 +220,7 @@ describe('SOCKS4 when authentication is required', () => {
 
   it('an anonymous: true rule lets a client in, only where anonymous rules allow', async () => {
     const echo = await startEcho();
-    const target = await watchedListener();
+    const target = await startTripwire();
     const ferry = await startFerry({
       users,
       rules: compilePolicy({
@@ -273,7 +264,7 @@ describe('SOCKS4 when authentication is required', () => {
       assert.equal(refused.session.endReason, 'auth-required');
       assert.equal(target.hits(), 0);
     } finally {
-      target.close();
+      await target.close();
       await ferry.close();
       await echo.close();
     }
